@@ -1,0 +1,129 @@
+//! The [`Adapter`] trait: how many iostack nodes act as one.
+//!
+//! An adapter installs a socketioxide adapter into the server being built. The memory adapter
+//! (crate `iostack-memory`) keeps everything in the process; the Redis and MongoDB adapters share
+//! rooms, broadcasts and socket look-ups between nodes through their store.
+
+use std::{fmt, future::Future, pin::Pin};
+
+use socketioxide::{SocketIoBuilder, adapter::Emitter};
+use socketioxide_core::adapter::{CoreAdapter, DefinedAdapter};
+
+/// The init result of a socketioxide adapter `A` for one namespace.
+pub type NamespaceInit<A> = <A as CoreAdapter<Emitter>>::InitRes;
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why an adapter could not be installed or could not serve a cluster-wide call.
+///
+/// Its `Display` never carries a password: adapters redact URLs before building one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct AdapterError(pub String);
+
+impl AdapterError {
+    /// An error with this message.
+    pub fn new(message: impl fmt::Display) -> Self {
+        Self(message.to_string())
+    }
+}
+
+/// The state of an adapter's backing store, as reported by monitoring.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", content = "detail", rename_all = "lowercase")]
+pub enum Health {
+    /// The store answers (or there is none to answer).
+    Up,
+    /// The store is unreachable; local delivery goes on. The text says why.
+    Down(String),
+}
+
+/// A backend that lets many iostack nodes act as one, installed by
+/// [`AppBuilder::adapter`](crate::AppBuilder::adapter).
+///
+/// Implemented by `iostack_memory::MemoryAdapter`, `iostack_redis::RedisAdapter` and
+/// `iostack_mongo::MongoAdapter`; a backend crate depends on core, never the other way round.
+#[async_trait::async_trait]
+pub trait Adapter: Send + Sync + 'static {
+    /// The socketioxide adapter this backend installs.
+    type Io: socketioxide::adapter::Adapter + DefinedAdapter;
+
+    /// Short name reported by [`Io::adapter_name`](crate::Io::adapter_name): `"memory"`, `"redis"`, `"mongo"`.
+    fn name(&self) -> &'static str;
+
+    /// Connects to the store and returns the builder configured with the socketioxide adapter.
+    async fn install(
+        &self,
+        builder: SocketIoBuilder,
+    ) -> Result<SocketIoBuilder<Self::Io>, AdapterError>;
+
+    /// Waits for a namespace of this adapter to be ready (e.g. subscribed to its channels).
+    fn init_namespace(
+        init: NamespaceInit<Self::Io>,
+    ) -> BoxFuture<'static, Result<(), AdapterError>>
+    where
+        Self: Sized;
+
+    /// The state of the backing store right now.
+    async fn health(&self) -> Health;
+}
+
+/// [`Adapter`] with its type erased, as the app stores it.
+#[async_trait::async_trait]
+pub(crate) trait DynAdapter<A: socketioxide::adapter::Adapter>:
+    Send + Sync + 'static
+{
+    fn name(&self) -> &'static str;
+    async fn install(&self, builder: SocketIoBuilder) -> Result<SocketIoBuilder<A>, AdapterError>;
+    fn init_namespace(
+        &self,
+        init: NamespaceInit<A>,
+    ) -> BoxFuture<'static, Result<(), AdapterError>>
+    where
+        A: CoreAdapter<Emitter>;
+    async fn health(&self) -> Health;
+}
+
+#[async_trait::async_trait]
+impl<T: Adapter> DynAdapter<T::Io> for T {
+    fn name(&self) -> &'static str {
+        Adapter::name(self)
+    }
+    async fn install(
+        &self,
+        builder: SocketIoBuilder,
+    ) -> Result<SocketIoBuilder<T::Io>, AdapterError> {
+        Adapter::install(self, builder).await
+    }
+    fn init_namespace(
+        &self,
+        init: NamespaceInit<T::Io>,
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        T::init_namespace(init)
+    }
+    async fn health(&self) -> Health {
+        Adapter::health(self).await
+    }
+}
+
+/// The adapter an app uses when none is installed: socketioxide's in-process `LocalAdapter`,
+/// reported as `"memory"` like `iostack_memory::MemoryAdapter`.
+pub(crate) struct DefaultLocal;
+
+#[async_trait::async_trait]
+impl Adapter for DefaultLocal {
+    type Io = socketioxide::adapter::LocalAdapter;
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+    async fn install(&self, builder: SocketIoBuilder) -> Result<SocketIoBuilder, AdapterError> {
+        Ok(builder)
+    }
+    fn init_namespace(_: ()) -> BoxFuture<'static, Result<(), AdapterError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+    async fn health(&self) -> Health {
+        Health::Up
+    }
+}

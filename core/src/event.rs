@@ -1,0 +1,109 @@
+//! The event stack: what an event layer sees, and how a refusal reaches the client.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use socketioxide::{
+    adapter::{Adapter as IoAdapter, LocalAdapter},
+    extract::{AckSender, Data, SocketRef},
+    handler::FromMessageParts,
+    socket::Socket,
+};
+use socketioxide_core::Value;
+
+use crate::EventError;
+
+/// The event a client receives when one of its events fails and it asked for no ack.
+pub const ERROR_EVENT: &str = "error";
+
+/// One incoming event, on its way through the event stack to its handler.
+///
+/// Event layers are `tower` services over this type. The arguments stay in the parser's
+/// representation until a handler (or a layer, through [`data`](Self::data)) decodes them, so a
+/// layer that only looks at the name or the socket costs no deserialization.
+pub struct EventRequest<A: IoAdapter = LocalAdapter> {
+    pub(crate) socket: Arc<Socket<A>>,
+    pub(crate) event: String,
+    pub(crate) data: Value,
+    pub(crate) ack_id: Option<i64>,
+}
+
+impl<A: IoAdapter> std::fmt::Debug for EventRequest<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventRequest")
+            .field("socket", &self.socket.id)
+            .field("ns", &self.socket.ns())
+            .field("event", &self.event)
+            .field("wants_ack", &self.wants_ack())
+            .finish()
+    }
+}
+
+impl<A: IoAdapter> EventRequest<A> {
+    /// The event name.
+    pub fn event(&self) -> &str {
+        &self.event
+    }
+
+    /// The socket that sent the event.
+    pub fn socket(&self) -> &Socket<A> {
+        &self.socket
+    }
+
+    /// A handle to the socket that sent the event.
+    pub fn socket_ref(&self) -> SocketRef<A> {
+        SocketRef::from(self.socket.clone())
+    }
+
+    /// Whether the client is waiting for an acknowledgement.
+    pub fn wants_ack(&self) -> bool {
+        self.ack_id.is_some()
+    }
+
+    /// Decodes the arguments as `T`: a tuple takes every argument, any other type the first one.
+    ///
+    /// Binary attachments are moved out by the first decode, so decode once.
+    pub fn data<T: DeserializeOwned>(&mut self) -> Result<T, EventError> {
+        Data::<T>::from_message_parts(&self.socket, &mut self.data, &self.ack_id)
+            .map(|Data(v)| v)
+            .map_err(|e| EventError::InvalidPayload {
+                event: self.event.clone(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// The acknowledgement sender of this event (sending does nothing if the client asked for none).
+    pub fn ack_sender(&self) -> AckSender<A> {
+        let mut empty = Value::Str("".into(), None);
+        match AckSender::from_message_parts(&self.socket, &mut empty, &self.ack_id) {
+            Ok(ack) => ack,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Tells the client that this event failed: an error ack `{"error": {"message"}}` if it asked for
+    /// an ack, else an [`ERROR_EVENT`] `{"message", "event"}`.
+    pub fn reject(&self, message: &str) {
+        if self.wants_ack() {
+            let body = serde_json::json!({ "error": { "message": message } });
+            if let Err(e) = self.ack_sender().send(&body) {
+                tracing::debug!(socket.id = %self.socket.id, event = %self.event, "error ack not sent: {e}");
+            }
+        } else {
+            let body = serde_json::json!({ "message": message, "event": self.event });
+            if let Err(e) = self.socket.emit(ERROR_EVENT, &body) {
+                tracing::debug!(socket.id = %self.socket.id, event = %self.event, "error event not sent: {e}");
+            }
+        }
+    }
+
+    /// The parts needed to reject the event once the request itself has been handed on.
+    pub(crate) fn rejecter(&self) -> Self {
+        Self {
+            socket: self.socket.clone(),
+            event: self.event.clone(),
+            data: Value::Str("".into(), None),
+            ack_id: self.ack_id,
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Extractors: what an event handler's arguments can be.
+//!
+//! A handler is an async function whose arguments all implement [`FromEvent`]: the socket, the
+//! event's data, its ack sender, the app state, the caller's identity, the [`Io`] handle. An
+//! argument that cannot be extracted answers the client with an error instead of being dropped.
+
+use serde::de::DeserializeOwned;
+use socketioxide::{adapter::Adapter as IoAdapter, handler::FromMessageParts};
+
+use crate::{EventError, EventRequest, Identity, Io};
+
+pub use socketioxide::extract::{AckSender, Data, Event, SocketRef, TryData};
+pub use socketioxide::socket::DisconnectReason;
+
+/// What handlers share: the app state and the [`Io`] handle.
+pub struct AppContext<S, A: IoAdapter> {
+    pub(crate) state: S,
+    pub(crate) io: Io<A>,
+}
+
+impl<S, A: IoAdapter> AppContext<S, A> {
+    /// The app state given to [`App::builder`](crate::App::builder).
+    pub fn state(&self) -> &S {
+        &self.state
+    }
+
+    /// The server handle.
+    pub fn io(&self) -> &Io<A> {
+        &self.io
+    }
+}
+
+/// Something an event handler can take as an argument.
+///
+/// ```
+/// use iostack_core::{AppContext, EventError, EventRequest, FromEvent};
+/// use socketioxide::adapter::Adapter;
+///
+/// /// The socket's namespace, as an argument.
+/// struct Namespace(String);
+///
+/// impl<S, A: Adapter> FromEvent<S, A> for Namespace {
+///     fn from_event(req: &mut EventRequest<A>, _: &AppContext<S, A>) -> Result<Self, EventError> {
+///         Ok(Namespace(req.socket().ns().to_owned()))
+///     }
+/// }
+/// ```
+pub trait FromEvent<S, A: IoAdapter>: Sized {
+    /// Extracts the argument, or refuses the event with the error the client will read.
+    fn from_event(req: &mut EventRequest<A>, cx: &AppContext<S, A>) -> Result<Self, EventError>;
+}
+
+/// The app state, cloned into the handler.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct State<S>(pub S);
+
+impl<S: Clone, A: IoAdapter> FromEvent<S, A> for State<S> {
+    fn from_event(_: &mut EventRequest<A>, cx: &AppContext<S, A>) -> Result<Self, EventError> {
+        Ok(State(cx.state.clone()))
+    }
+}
+
+impl<S, A: IoAdapter> FromEvent<S, A> for Io<A> {
+    fn from_event(_: &mut EventRequest<A>, cx: &AppContext<S, A>) -> Result<Self, EventError> {
+        Ok(cx.io.clone())
+    }
+}
+
+impl<S, A: IoAdapter> FromEvent<S, A> for SocketRef<A> {
+    fn from_event(req: &mut EventRequest<A>, _: &AppContext<S, A>) -> Result<Self, EventError> {
+        Ok(req.socket_ref())
+    }
+}
+
+impl<S, A: IoAdapter> FromEvent<S, A> for AckSender<A> {
+    fn from_event(req: &mut EventRequest<A>, _: &AppContext<S, A>) -> Result<Self, EventError> {
+        Ok(req.ack_sender())
+    }
+}
+
+impl<S, A: IoAdapter> FromEvent<S, A> for Event {
+    fn from_event(req: &mut EventRequest<A>, _: &AppContext<S, A>) -> Result<Self, EventError> {
+        Ok(Event(req.event.clone()))
+    }
+}
+
+/// Refuses the event with [`EventError::InvalidPayload`] when the arguments do not fit `T`.
+impl<S, A: IoAdapter, T: DeserializeOwned> FromEvent<S, A> for Data<T> {
+    fn from_event(req: &mut EventRequest<A>, _: &AppContext<S, A>) -> Result<Self, EventError> {
+        req.data().map(Data)
+    }
+}
+
+/// Hands the decoding result to the handler, which decides what a bad payload means.
+impl<S, A: IoAdapter, T: DeserializeOwned> FromEvent<S, A> for TryData<T> {
+    fn from_event(req: &mut EventRequest<A>, _: &AppContext<S, A>) -> Result<Self, EventError> {
+        match TryData::from_message_parts(&req.socket, &mut req.data, &req.ack_id) {
+            Ok(data) => Ok(data),
+            Err(never) => match never {},
+        }
+    }
+}
+
+/// Refuses the event with `Authentication required` when the socket has no identity.
+impl<S, A: IoAdapter> FromEvent<S, A> for Identity {
+    fn from_event(req: &mut EventRequest<A>, _: &AppContext<S, A>) -> Result<Self, EventError> {
+        req.socket
+            .extensions
+            .get::<Identity>()
+            .ok_or(EventError::Unauthenticated)
+    }
+}
+
+impl<S, A: IoAdapter> FromEvent<S, A> for Option<Identity> {
+    fn from_event(req: &mut EventRequest<A>, _: &AppContext<S, A>) -> Result<Self, EventError> {
+        Ok(req.socket.extensions.get::<Identity>())
+    }
+}

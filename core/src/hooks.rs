@@ -1,0 +1,132 @@
+//! [`Hooks`]: code that runs at the lifecycle points of the server.
+
+use std::{fmt, sync::Arc};
+
+use socketioxide::{
+    adapter::{Adapter as IoAdapter, LocalAdapter},
+    extract::SocketRef,
+    socket::DisconnectReason,
+};
+
+use crate::{BoxedHandler, EventHandler, Io};
+
+/// What an `init` hook receives: the app state and the freshly built server.
+pub struct InitContext<S, A: IoAdapter = LocalAdapter> {
+    /// The app state given to [`App::builder`](crate::App::builder).
+    pub state: S,
+    /// The server handle: namespaces exist, nothing is listening yet.
+    pub io: Io<A>,
+}
+
+/// Why a hook failed; its text names the cause and ends up in [`BuildError::Init`](crate::BuildError::Init).
+///
+/// Any error converts into it, so hooks can use `?`.
+pub struct HookError(String);
+
+impl HookError {
+    /// A hook error with this message.
+    pub fn new(message: impl fmt::Display) -> Self {
+        Self(message.to_string())
+    }
+}
+
+impl<E: std::error::Error> From<E> for HookError {
+    fn from(error: E) -> Self {
+        Self::new(error)
+    }
+}
+
+impl fmt::Display for HookError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for HookError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+/// Event handlers that hooks add to namespaces; what `#[hooks]` fills from `#[event]` methods.
+pub struct HookRoutes<S, A: IoAdapter = LocalAdapter> {
+    pub(crate) routes: Vec<(String, String, BoxedHandler<S, A>)>,
+}
+
+impl<S, A: IoAdapter> Default for HookRoutes<S, A> {
+    fn default() -> Self {
+        Self { routes: Vec::new() }
+    }
+}
+
+impl<S: 'static, A: IoAdapter> HookRoutes<S, A> {
+    /// Handles `event` in namespace `ns` with `handler`, through that namespace's event stack.
+    pub fn on<H, T>(&mut self, ns: impl Into<String>, event: impl Into<String>, handler: H)
+    where
+        H: EventHandler<S, A, T>,
+        T: 'static,
+    {
+        self.routes
+            .push((ns.into(), event.into(), BoxedHandler::new(handler)));
+    }
+}
+
+/// Code run at the lifecycle points of an app; every method does nothing unless overridden.
+///
+/// Register with [`AppBuilder::hooks`](crate::AppBuilder::hooks); several can be registered and run in
+/// registration order. `#[iostack::hooks]` writes this impl from an annotated `impl` block.
+///
+/// ```
+/// use iostack_core::{Hooks, HookError, InitContext};
+///
+/// struct Greeter;
+///
+/// #[async_trait::async_trait]
+/// impl Hooks<()> for Greeter {
+///     async fn init(&self, cx: &mut InitContext<()>) -> Result<(), HookError> {
+///         tracing::info!(adapter = cx.io.adapter_name(), "ready");
+///         Ok(())
+///     }
+/// }
+/// ```
+#[async_trait::async_trait]
+pub trait Hooks<S, A = LocalAdapter>: Send + Sync + 'static
+where
+    S: Send + Sync + 'static,
+    A: IoAdapter,
+{
+    /// Name used in errors and logs.
+    fn name(&self) -> &str {
+        std::any::type_name::<Self>()
+    }
+
+    /// Adds event handlers to namespaces, before the server is built.
+    fn routes(self: Arc<Self>, routes: &mut HookRoutes<S, A>) {
+        let _ = routes;
+    }
+
+    /// Runs once, right after the server is constructed and before it listens.
+    /// An error aborts [`build`](crate::AppBuilder::build) with this hook's name.
+    async fn init(&self, cx: &mut InitContext<S, A>) -> Result<(), HookError> {
+        let _ = cx;
+        Ok(())
+    }
+
+    /// Runs when a socket is admitted to any namespace, before its first event is handled.
+    async fn on_connection(&self, socket: &SocketRef<A>) {
+        let _ = socket;
+    }
+
+    /// Runs when an admitted socket disconnects, after its pending events are handled.
+    async fn on_disconnect(&self, socket: &SocketRef<A>, reason: DisconnectReason) {
+        let _ = (socket, reason);
+    }
+
+    /// Runs when the server shuts down, before the sockets are closed.
+    async fn on_shutdown(&self, io: &Io<A>) {
+        let _ = io;
+    }
+}
+
+/// The hooks of an app, shared by every namespace.
+pub(crate) type HookList<S, A> = Arc<[Arc<dyn Hooks<S, A>>]>;

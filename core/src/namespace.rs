@@ -1,0 +1,149 @@
+//! [`NamespaceBuilder`]: one namespace's connect stack, event stack and handlers.
+
+use std::sync::Arc;
+
+use socketioxide::{SocketIo, adapter::Adapter as IoAdapter};
+use socketioxide_core::adapter::DefinedAdapter;
+use tower::Service;
+use tower_layer::{Identity, Layer, Stack};
+
+use crate::{
+    Admit, AppContext, BoxError, BoxedHandler, ConnectRequest, EventHandler, EventRequest, Router,
+    adapter::NamespaceInit,
+    hooks::HookList,
+    router::RouteTable,
+    session::{EventOptions, NamespaceHandler},
+};
+
+/// Configures one namespace: its connect layers, its event layers and its handlers.
+///
+/// Layers run in the order they are added (the first added is the outermost), like
+/// `tower::ServiceBuilder`. The root namespace `/` is configured directly on the
+/// [`AppBuilder`](crate::AppBuilder); other namespaces through
+/// [`AppBuilder::namespace`](crate::AppBuilder::namespace).
+pub struct NamespaceBuilder<S, A: IoAdapter, CL = Identity, EL = Identity> {
+    pub(crate) path: String,
+    connect: CL,
+    events: EL,
+    pub(crate) routes: RouteTable<S, A>,
+}
+
+impl<S: 'static, A: IoAdapter> NamespaceBuilder<S, A> {
+    pub(crate) fn new(path: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            connect: Identity::new(),
+            events: Identity::new(),
+            routes: RouteTable::default(),
+        }
+    }
+}
+
+impl<S: 'static, A: IoAdapter, CL, EL> NamespaceBuilder<S, A, CL, EL> {
+    /// Adds a layer to the connect stack: it sees every [`ConnectRequest`] to this namespace.
+    pub fn on_connect<L>(self, layer: L) -> NamespaceBuilder<S, A, Stack<L, CL>, EL> {
+        NamespaceBuilder {
+            path: self.path,
+            connect: Stack::new(layer, self.connect),
+            events: self.events,
+            routes: self.routes,
+        }
+    }
+
+    /// Adds a layer to the event stack: it sees every [`EventRequest`] of this namespace.
+    pub fn on_event<L>(self, layer: L) -> NamespaceBuilder<S, A, CL, Stack<L, EL>> {
+        NamespaceBuilder {
+            path: self.path,
+            connect: self.connect,
+            events: Stack::new(layer, self.events),
+            routes: self.routes,
+        }
+    }
+
+    /// Handles `event` with `handler`, an async function whose arguments are extractors.
+    ///
+    /// Registering the same event twice makes [`build`](crate::AppBuilder::build) fail.
+    pub fn on<H: EventHandler<S, A, T>, T: 'static>(
+        mut self,
+        event: impl Into<String>,
+        handler: H,
+    ) -> Self {
+        self.routes.insert(event.into(), BoxedHandler::new(handler));
+        self
+    }
+
+    /// Handles every event that has no handler of its own (else those get `Unknown event`).
+    pub fn fallback<H: EventHandler<S, A, T>, T: 'static>(mut self, handler: H) -> Self {
+        self.routes.set_fallback(BoxedHandler::new(handler));
+        self
+    }
+}
+
+/// A namespace whose stacks fit together, ready to be registered (stack types erased).
+///
+/// Implemented for every [`NamespaceBuilder`] whose connect layers wrap [`Admit`] into a
+/// `Service<ConnectRequest>` and whose event layers wrap [`Router`] into a `Service<EventRequest>`.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "the layers of this namespace do not form valid iostack stacks",
+    note = "connect layers must wrap `Admit<A>` into a `Service<ConnectRequest<A>, Response = ConnectRequest<A>>`, \
+            event layers must wrap `Router<S, A>` into a `Service<EventRequest<A>, Response = ()>`; \
+            both must be `Clone + Send + Sync + 'static` with errors convertible into `BoxError`"
+)]
+pub trait NamespaceSpec<S, A: IoAdapter>: Send {
+    fn path(&self) -> &str;
+    fn add_route(&mut self, event: String, handler: BoxedHandler<S, A>);
+    fn conflict(&self) -> Option<&str>;
+    fn register(
+        self: Box<Self>,
+        io: &SocketIo<A>,
+        cx: Arc<AppContext<S, A>>,
+        hooks: HookList<S, A>,
+        options: EventOptions,
+    ) -> NamespaceInit<A>;
+}
+
+impl<S, A, CL, EL> NamespaceSpec<S, A> for NamespaceBuilder<S, A, CL, EL>
+where
+    S: Send + Sync + 'static,
+    A: IoAdapter + DefinedAdapter,
+    CL: Layer<Admit<A>> + Send,
+    CL::Service:
+        Service<ConnectRequest<A>, Response = ConnectRequest<A>> + Clone + Send + Sync + 'static,
+    <CL::Service as Service<ConnectRequest<A>>>::Error: Into<BoxError>,
+    <CL::Service as Service<ConnectRequest<A>>>::Future: Send,
+    EL: Layer<Router<S, A>> + Send,
+    EL::Service: Service<EventRequest<A>, Response = ()> + Clone + Send + Sync + 'static,
+    <EL::Service as Service<EventRequest<A>>>::Error: Into<BoxError>,
+    <EL::Service as Service<EventRequest<A>>>::Future: Send,
+{
+    fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn add_route(&mut self, event: String, handler: BoxedHandler<S, A>) {
+        self.routes.insert(event, handler);
+    }
+
+    fn conflict(&self) -> Option<&str> {
+        self.routes.conflict.as_deref()
+    }
+
+    fn register(
+        self: Box<Self>,
+        io: &SocketIo<A>,
+        cx: Arc<AppContext<S, A>>,
+        hooks: HookList<S, A>,
+        options: EventOptions,
+    ) -> NamespaceInit<A> {
+        let this = *self;
+        let handler = NamespaceHandler {
+            connect: this.connect.layer(Admit::new()),
+            events: this.events.layer(Router::new(this.routes, cx.clone())),
+            cx,
+            hooks,
+            options,
+        };
+        io.ns(this.path, handler)
+    }
+}

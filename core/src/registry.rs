@@ -1,0 +1,134 @@
+//! [`ConnectionRegistry`]: what is connected to this node right now.
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{Arc, RwLock},
+    time::SystemTime,
+};
+
+use serde::Serialize;
+
+use crate::Identity;
+
+/// One live socket, as the registry records it when the socket is admitted.
+///
+/// `id` is the Engine.IO session id: treat it as a credential in logs and monitoring output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectionInfo {
+    /// The socket id.
+    pub id: String,
+    /// The namespace the socket connected to.
+    pub ns: String,
+    /// The TCP peer address, when the server recorded it.
+    pub peer: Option<SocketAddr>,
+    /// The handshake's `User-Agent` header.
+    pub user_agent: Option<String>,
+    /// The identity attached by the connect stack.
+    pub identity: Option<Identity>,
+    /// When the socket was admitted.
+    #[serde(with = "unix_millis")]
+    pub connected_at: SystemTime,
+}
+
+/// The live sockets of this node, keyed by namespace and socket id; updated on connect and disconnect.
+///
+/// Cheap to clone: clones share one table.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionRegistry {
+    inner: Arc<RwLock<HashMap<(String, String), ConnectionInfo>>>,
+}
+
+impl ConnectionRegistry {
+    /// Records an admitted socket.
+    pub(crate) fn insert(&self, info: ConnectionInfo) {
+        let key = (info.ns.clone(), info.id.clone());
+        self.write().insert(key, info);
+    }
+
+    /// Forgets a socket, returning what was recorded.
+    pub(crate) fn remove(&self, ns: &str, id: &str) -> Option<ConnectionInfo> {
+        self.write().remove(&(ns.to_owned(), id.to_owned()))
+    }
+
+    /// Every live socket, oldest first.
+    pub fn snapshot(&self) -> Vec<ConnectionInfo> {
+        let mut all: Vec<_> = self.read().values().cloned().collect();
+        all.sort_by_key(|c| c.connected_at);
+        all
+    }
+
+    /// The socket `id` in namespace `ns`, if it is live.
+    pub fn get(&self, ns: &str, id: &str) -> Option<ConnectionInfo> {
+        self.read().get(&(ns.to_owned(), id.to_owned())).cloned()
+    }
+
+    /// How many sockets are live, over all namespaces.
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Whether no socket is live.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<(String, String), ConnectionInfo>> {
+        // A panic while holding the lock cannot leave the map half-written: every write is one call.
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<(String, String), ConnectionInfo>> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+mod unix_millis {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    pub(super) fn serialize<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        let millis = t
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        s.serialize_u64(millis as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(ns: &str, id: &str) -> ConnectionInfo {
+        ConnectionInfo {
+            id: id.into(),
+            ns: ns.into(),
+            peer: None,
+            user_agent: None,
+            identity: None,
+            connected_at: SystemTime::now(),
+        }
+    }
+
+    #[test]
+    fn same_socket_id_in_two_namespaces_is_two_entries() {
+        let registry = ConnectionRegistry::default();
+        registry.insert(info("/", "a"));
+        registry.insert(info("/chat", "a"));
+        assert_eq!(registry.len(), 2);
+        assert!(registry.remove("/", "a").is_some());
+        assert_eq!(
+            registry.get("/chat", "a").map(|c| c.ns),
+            Some("/chat".into())
+        );
+        assert!(registry.remove("/", "a").is_none());
+    }
+
+    #[test]
+    fn serializes_connected_at_as_unix_millis() {
+        let mut c = info("/", "a");
+        c.connected_at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1500);
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["connected_at"], 1500);
+    }
+}

@@ -1,0 +1,30 @@
+//! # iostack
+//!
+//! A typed, tested framework for real-time Socket.IO servers, built on `socketioxide`, `tower` and
+//! `tokio`, for the official Socket.IO clients.
+//!
+//! ```no_run
+//! use iostack::{App, extract::{AckSender, Data}};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let app = App::builder(())
+//!         .on("echo", async |Data(msg): Data<serde_json::Value>, ack: AckSender| {
+//!             let _ = ack.send(&msg);
+//!         })
+//!         .build()
+//!         .await?;
+//!     app.serve(iostack::bind("127.0.0.1:3000").await?).await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! | crate | what it is | feature |
+//! |---|---|---|
+//! | [`iostack_core`] | App builder, stacks, hooks, `Adapter` trait, `Io` handle | always |
+//! | [`memory`] | in-process adapter (the default) | always |
+
+pub use iostack_core::*;
+
+/// The in-process adapter (crate `iostack-memory`).
+pub use iostack_memory as memory;
