@@ -23,8 +23,13 @@
 //! |---|---|---|
 //! | [`iostack_core`] | App builder, stacks, hooks, `Adapter` trait, `Io` handle | always |
 //! | [`memory`] | in-process adapter (the default) | always |
+//! | `testing` | test server and clients with bounded waits | `testing` |
 
 pub use iostack_core::*;
 
 /// The in-process adapter (crate `iostack-memory`).
 pub use iostack_memory as memory;
+
+/// Test support (crate `iostack-testing`): serve an app on a free port, drive it with real clients.
+#[cfg(feature = "testing")]
+pub use iostack_testing as testing;
