@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole test suite of iostack, on a fresh Debian machine or this one:
+# installs what is missing (redis-server, Node.js, npm packages), then runs the lints,
+# the Rust tests (unit, integration with real clients and real stores, doctests) and the
+# end-to-end tests with the official JS socket.io-client.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    fail "need root to run: $* (install it by hand or run as root)"
+  fi
+}
+
+apt_install() {
+  command -v apt-get >/dev/null || fail "missing $*; no apt-get here: install them by hand"
+  step "installing $* with apt-get"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+command -v cargo >/dev/null || fail "cargo is missing: install a Rust toolchain (https://rustup.rs)"
+
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+
+step "formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
+
+step "Rust tests (unit, integration, doctests)"
+cargo test --workspace --all-features
+
+step "end-to-end tests with the official socket.io-client"
+cargo build --examples --all-features --quiet
+(cd tests/js && npm ci --no-audit --no-fund --loglevel=error && npm test)

@@ -1,0 +1,77 @@
+// Shared helpers: start an example binary on a free port, connect official clients, bounded waits.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import { io } from "socket.io-client";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const examplesDir = process.env.IOSTACK_EXAMPLES_DIR ?? path.resolve(here, "../../target/debug/examples");
+
+/** How long any wait lasts before the test fails. */
+export const WAIT_MS = 5000;
+
+/** Starts `examples/<name>` with PORT=0 and resolves with { url, stop } once it listens. */
+export async function startExample(name, env = {}) {
+  const bin = path.join(examplesDir, name);
+  if (!existsSync(bin)) {
+    throw new Error(`example binary ${bin} is missing: run 'cargo build --example ${name}' first`);
+  }
+  const child = spawn(bin, [], {
+    env: { ...process.env, PORT: "0", NO_COLOR: "1", RUST_LOG: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${output}`)), 30000);
+    const onData = (chunk) => {
+      output += chunk;
+      const m = output.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("exit", (code) => reject(new Error(`${name} exited with ${code}:\n${output}`)));
+  });
+  const stop = () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve(child.exitCode);
+      child.once("exit", (code, signal) => resolve(code ?? signal));
+      child.kill("SIGTERM");
+    });
+  return { url, stop, output: () => output };
+}
+
+/** Connects an official client and resolves once connected (rejects with the connect_error). */
+export function connect(url, opts = {}) {
+  const socket = io(url, { reconnection: false, forceNew: true, timeout: WAIT_MS, ...opts });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("connect timed out")), WAIT_MS);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once("connect_error", (err) => {
+      clearTimeout(timer);
+      socket.close();
+      reject(err);
+    });
+  });
+}
+
+/** Resolves with the arguments of the next `event` on `socket`. */
+export function next(socket, event) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no '${event}' within ${WAIT_MS} ms`)), WAIT_MS);
+    socket.once(event, (...args) => {
+      clearTimeout(timer);
+      resolve(args);
+    });
+  });
+}
+
+/** The transports every end-to-end test runs over. */
+export const TRANSPORTS = [["websocket"], ["polling"]];
