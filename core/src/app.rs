@@ -1,6 +1,6 @@
 //! [`App`] and [`AppBuilder`]: construct the server, run the init hooks, serve.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use socketioxide::{
     SocketIo, SocketIoBuilder,
@@ -8,6 +8,7 @@ use socketioxide::{
     layer::SocketIoLayer,
 };
 use socketioxide_core::adapter::DefinedAdapter;
+use tokio::task::AbortHandle;
 use tower_layer::{Identity, Stack};
 
 use crate::{
@@ -17,6 +18,7 @@ use crate::{
     hooks::{HookList, HookRoutes},
     namespace::NamespaceSpec,
     session::EventOptions,
+    shutdown::ShutdownOptions,
 };
 
 type Configure = Box<dyn FnOnce(SocketIoBuilder) -> SocketIoBuilder + Send>;
@@ -27,6 +29,14 @@ pub struct App<S, A: IoAdapter = LocalAdapter> {
     cx: Arc<AppContext<S, A>>,
     hooks: HookList<S, A>,
     adapter: Arc<dyn DynAdapter<A>>,
+    shutdown: ShutdownOptions,
+    background: Vec<AbortHandle>,
+}
+
+impl<S, A: IoAdapter> Drop for App<S, A> {
+    fn drop(&mut self) {
+        self.stop_background_tasks();
+    }
 }
 
 impl<S> App<S>
@@ -43,6 +53,8 @@ where
             adapter: Arc::new(DefaultLocal),
             configure: Vec::new(),
             options: EventOptions::default(),
+            shutdown: ShutdownOptions::default(),
+            active_log: None,
             misuse: None,
         }
     }
@@ -76,15 +88,18 @@ impl<S, A: IoAdapter> App<S, A> {
         self.adapter.health().await
     }
 
-    /// Runs the `on_shutdown` hooks, then closes every socket.
-    pub async fn shutdown(&self)
-    where
-        S: Send + Sync + 'static,
-    {
-        for hook in self.hooks.iter() {
-            hook.on_shutdown(&self.cx.io).await;
+    pub(crate) fn hooks(&self) -> &HookList<S, A> {
+        &self.hooks
+    }
+
+    pub(crate) fn shutdown_options(&self) -> &ShutdownOptions {
+        &self.shutdown
+    }
+
+    pub(crate) fn stop_background_tasks(&self) {
+        for task in &self.background {
+            task.abort();
         }
-        self.cx.io.socketio().close().await;
     }
 }
 
@@ -112,6 +127,8 @@ pub struct AppBuilder<S, A: IoAdapter = LocalAdapter, CL = Identity, EL = Identi
     adapter: Arc<dyn DynAdapter<A>>,
     configure: Vec<Configure>,
     options: EventOptions,
+    shutdown: ShutdownOptions,
+    active_log: Option<Duration>,
     misuse: Option<String>,
 }
 
@@ -134,6 +151,8 @@ where
             adapter: Arc::new(adapter),
             configure: self.configure,
             options: self.options,
+            shutdown: self.shutdown,
+            active_log: self.active_log,
             misuse: self.misuse.or(misuse),
         }
     }
@@ -210,6 +229,18 @@ where
         self
     }
 
+    /// How the server shuts down: the notice clients receive and the drain time.
+    pub fn shutdown(mut self, options: ShutdownOptions) -> Self {
+        self.shutdown = options;
+        self
+    }
+
+    /// Logs `Active connections: N` at this interval while the app runs.
+    pub fn log_active_connections(mut self, every: Duration) -> Self {
+        self.active_log = Some(every);
+        self
+    }
+
     fn map_root<CL2, EL2>(
         self,
         f: impl FnOnce(NamespaceBuilder<S, A, CL, EL>) -> NamespaceBuilder<S, A, CL2, EL2>,
@@ -222,6 +253,8 @@ where
             adapter: self.adapter,
             configure: self.configure,
             options: self.options,
+            shutdown: self.shutdown,
+            active_log: self.active_log,
             misuse: self.misuse,
         }
     }
@@ -258,8 +291,8 @@ where
 
         let mut specs: Vec<Box<dyn NamespaceSpec<S, A>>> = vec![Box::new(self.root)];
         specs.extend(self.namespaces);
-        let registered = add_hook_routes(&mut specs, &hooks).and_then(|()| check_specs(&specs));
-        if let Err(e) = registered {
+        add_hook_routes(&mut specs, &hooks);
+        if let Err(e) = check_specs(&specs) {
             io.close().await;
             return Err(e);
         }
@@ -288,20 +321,42 @@ where
                 });
             }
         }
+        let background = self
+            .active_log
+            .map(|every| log_active_connections(cx.io.registry().clone(), every))
+            .into_iter()
+            .collect();
         Ok(App {
             layer,
             cx,
             hooks,
             adapter: self.adapter,
+            shutdown: self.shutdown,
+            background,
         })
     }
 }
 
+/// Logs the number of live sockets at every tick of `every`.
+fn log_active_connections(registry: ConnectionRegistry, every: Duration) -> AbortHandle {
+    let every = every.max(Duration::from_millis(10));
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            tracing::info!(
+                connections = registry.len(),
+                "Active connections: {}",
+                registry.len()
+            );
+        }
+    })
+    .abort_handle()
+}
+
 /// Adds the handlers that hooks declare to their namespaces, creating namespaces that are missing.
-fn add_hook_routes<S, A>(
-    specs: &mut Vec<Box<dyn NamespaceSpec<S, A>>>,
-    hooks: &HookList<S, A>,
-) -> Result<(), BuildError>
+fn add_hook_routes<S, A>(specs: &mut Vec<Box<dyn NamespaceSpec<S, A>>>, hooks: &HookList<S, A>)
 where
     S: Clone + Send + Sync + 'static,
     A: IoAdapter + DefinedAdapter,
@@ -320,7 +375,6 @@ where
         };
         specs[index].add_route(event, handler);
     }
-    Ok(())
 }
 
 /// Refuses duplicate namespaces and duplicate event registrations.

@@ -58,7 +58,7 @@ impl<A: IoAdapter> ConnectRequest<A> {
         self.socket.ns()
     }
 
-    /// The TCP peer address, when the server recorded it (see [`serve`](crate::serve)).
+    /// The TCP peer address, when the server recorded it (see [`App::serve`](crate::App::serve)).
     pub fn peer(&self) -> Option<SocketAddr> {
         self.socket
             .req_parts()

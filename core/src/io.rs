@@ -6,14 +6,10 @@ use socketioxide::{
     adapter::{Adapter as IoAdapter, LocalAdapter},
     extract::SocketRef,
     operators::BroadcastOperators,
-    socket::Sid,
 };
 use socketioxide_core::adapter::RoomParam;
 
 use crate::{ConnectionInfo, ConnectionRegistry};
-
-/// Event a socket receives from [`Io::disconnect_socket`] right before it is disconnected.
-pub const SERVER_DISCONNECT_EVENT: &str = "server:disconnect";
 
 /// A cheap-to-clone handle to the running server: emit, rooms, live sockets and cluster-wide actions.
 ///
@@ -56,18 +52,6 @@ impl<A: IoAdapter> std::fmt::Debug for Io<A> {
             .field("connections", &self.registry.len())
             .finish()
     }
-}
-
-/// Why a cluster-wide action on [`Io`] failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum IoError {
-    /// The socket id is not a valid Engine.IO session id.
-    #[error("invalid socket id `{0}`")]
-    InvalidSocketId(String),
-    /// The adapter could not reach the other nodes.
-    #[error("cluster request failed: {0}")]
-    Adapter(String),
 }
 
 impl<A: IoAdapter> Io<A> {
@@ -129,41 +113,5 @@ impl<A: IoAdapter> Io<A> {
     /// Name of the installed adapter: `"memory"`, `"redis"`, `"mongo"`.
     pub fn adapter_name(&self) -> &'static str {
         self.adapter_name
-    }
-
-    /// Disconnects socket `id` wherever it is connected in the cluster, after sending it
-    /// [`SERVER_DISCONNECT_EVENT`] `{"reason": reason}`.
-    ///
-    /// Returns whether a socket with that id was found.
-    pub async fn disconnect_socket(&self, id: &str, reason: &str) -> Result<bool, IoError> {
-        let sid: Sid = id
-            .parse()
-            .map_err(|_| IoError::InvalidSocketId(id.to_owned()))?;
-        let payload = serde_json::json!({ "reason": reason });
-        let mut found = false;
-        for ns in self.io.nsps() {
-            if let Some(socket) = ns.get_socket(sid) {
-                found = true;
-                let _ = socket.emit(SERVER_DISCONNECT_EVENT, &payload);
-                let _ = socket.disconnect();
-                continue;
-            }
-            let remote = ns
-                .fetch_sockets()
-                .await
-                .map_err(|e| IoError::Adapter(e.to_string()))?;
-            for socket in remote.into_iter().filter(|s| s.data().id == sid) {
-                found = true;
-                socket
-                    .emit(SERVER_DISCONNECT_EVENT, &payload)
-                    .await
-                    .map_err(|e| IoError::Adapter(e.to_string()))?;
-                socket
-                    .disconnect()
-                    .await
-                    .map_err(|e| IoError::Adapter(e.to_string()))?;
-            }
-        }
-        Ok(found)
     }
 }

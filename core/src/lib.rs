@@ -34,6 +34,7 @@
 
 mod adapter;
 mod app;
+mod cluster;
 mod connect;
 mod error;
 mod event;
@@ -44,12 +45,15 @@ mod identity;
 mod io;
 mod namespace;
 mod registry;
+pub mod rooms;
 mod router;
 mod serve;
 mod session;
+mod shutdown;
 
 pub use adapter::{Adapter, AdapterError, BoxFuture, Health, NamespaceInit};
 pub use app::{App, AppBuilder};
+pub use cluster::{IoError, KICKED_EVENT, SERVER_DISCONNECT_EVENT};
 pub use connect::{Admit, ConnectRequest};
 pub use error::{BoxError, BuildError, EventError};
 pub use event::{ERROR_EVENT, EventRequest};
@@ -57,7 +61,7 @@ pub use extract::{AppContext, FromEvent, State};
 pub use handler::{BoxedHandler, EventHandler, IntoEventResult};
 pub use hooks::{HookError, HookRoutes, Hooks, InitContext};
 pub use identity::Identity;
-pub use io::{Io, IoError, SERVER_DISCONNECT_EVENT};
+pub use io::Io;
 pub use namespace::NamespaceBuilder;
 #[doc(hidden)]
 pub use namespace::NamespaceSpec;
@@ -66,5 +70,6 @@ pub use router::Router;
 pub use serve::{bind, shutdown_signal};
 #[doc(hidden)]
 pub use session::EventOptions;
+pub use shutdown::{SHUTDOWN_EVENT, ShutdownOptions};
 
 pub use socketioxide;

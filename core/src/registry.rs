@@ -37,6 +37,7 @@ pub struct ConnectionInfo {
 #[derive(Debug, Clone, Default)]
 pub struct ConnectionRegistry {
     inner: Arc<RwLock<HashMap<(String, String), ConnectionInfo>>>,
+    changed: Arc<tokio::sync::Notify>,
 }
 
 impl ConnectionRegistry {
@@ -44,11 +45,26 @@ impl ConnectionRegistry {
     pub(crate) fn insert(&self, info: ConnectionInfo) {
         let key = (info.ns.clone(), info.id.clone());
         self.write().insert(key, info);
+        self.changed.notify_waiters();
     }
 
     /// Forgets a socket, returning what was recorded.
     pub(crate) fn remove(&self, ns: &str, id: &str) -> Option<ConnectionInfo> {
-        self.write().remove(&(ns.to_owned(), id.to_owned()))
+        let removed = self.write().remove(&(ns.to_owned(), id.to_owned()));
+        self.changed.notify_waiters();
+        removed
+    }
+
+    /// Resolves once no socket is live.
+    pub async fn wait_until_empty(&self) {
+        loop {
+            // Created before the check, so a removal in between still wakes it.
+            let changed = self.changed.notified();
+            if self.is_empty() {
+                return;
+            }
+            changed.await;
+        }
     }
 
     /// Every live socket, oldest first.

@@ -1,6 +1,6 @@
 //! Serving an [`App`]: a listener sized for connect bursts, `TCP_NODELAY`, peer addresses, shutdown.
 
-use std::{future::Future, io, net::SocketAddr};
+use std::{future::Future, io, net::SocketAddr, time::Duration};
 
 use axum::serve::ListenerExt;
 use socketioxide::adapter::Adapter as IoAdapter;
@@ -72,9 +72,18 @@ where
     S: Send + Sync + 'static,
     A: IoAdapter,
 {
-    /// Serves the app on `listener` until SIGINT or SIGTERM, then shuts down.
+    /// Serves the app on `listener` until SIGINT or SIGTERM, then shuts down gracefully
+    /// (see [`App::shutdown`]); a second signal exits the process at once.
     pub async fn serve(self, listener: TcpListener) -> io::Result<()> {
-        self.serve_with_shutdown(listener, shutdown_signal()).await
+        self.serve_with_shutdown(listener, async {
+            shutdown_signal().await;
+            tokio::spawn(async {
+                shutdown_signal().await;
+                tracing::warn!("second signal: exiting without waiting");
+                std::process::exit(130);
+            });
+        })
+        .await
     }
 
     /// Serves the app on `listener` until `signal` resolves, then runs the shutdown hooks, closes
@@ -99,13 +108,27 @@ where
         let server = axum::serve(listener, service).with_graceful_shutdown(async move {
             let _ = stop_rx.await;
         });
-        let server = tokio::spawn(async move { server.await });
-        signal.await;
+        let mut server = tokio::spawn(async move { server.await });
+        tokio::select! {
+            // The server only ends early on an accept-loop failure.
+            result = &mut server => {
+                return result.map_err(|e| io::Error::other(format!("server task failed: {e}")))?;
+            }
+            () = signal => {}
+        }
         tracing::info!("shutting down");
-        self.shutdown().await;
+        // Stop accepting first; the clients already connected are told and drained.
         let _ = stop_tx.send(());
-        server
-            .await
-            .map_err(|e| io::Error::other(format!("server task failed: {e}")))?
+        self.shutdown().await;
+        match tokio::time::timeout(Duration::from_secs(5), &mut server).await {
+            Ok(result) => {
+                result.map_err(|e| io::Error::other(format!("server task failed: {e}")))?
+            }
+            Err(_) => {
+                tracing::warn!("connections still open after shutdown; closing them");
+                server.abort();
+                Ok(())
+            }
+        }
     }
 }

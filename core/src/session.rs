@@ -53,10 +53,11 @@ enum Job<A: IoAdapter> {
     Disconnect(SocketRef<A>, DisconnectReason),
 }
 
-type ConnectedSender<A> = oneshot::Sender<Arc<Socket<A>>>;
+/// What the connect handler hands to the worker once the socket is connected.
+type Connected<A> = (oneshot::Sender<Arc<Socket<A>>>, ConnectionInfo);
 
 /// Kept in the socket's extensions between admission and the moment the socket is connected.
-struct Pending<A: IoAdapter>(Arc<Mutex<Option<(ConnectedSender<A>, ConnectionInfo)>>>);
+struct Pending<A: IoAdapter>(Arc<Mutex<Option<Connected<A>>>>);
 
 impl<A: IoAdapter> Clone for Pending<A> {
     fn clone(&self) -> Self {

@@ -273,13 +273,13 @@ fn received(event: &str, payload: Payload) -> Received {
         #[allow(deprecated)]
         Payload::String(s) => vec![serde_json::from_str(&s).unwrap_or(Value::String(s))],
     };
-    if let [Value::String(s)] = args.as_slice() {
-        if let Some(message) = connect_error_message(s) {
-            return Received {
-                event: "connect_error".into(),
-                args: vec![Value::String(message)],
-            };
-        }
+    if let [Value::String(s)] = args.as_slice()
+        && let Some(message) = connect_error_message(s)
+    {
+        return Received {
+            event: "connect_error".into(),
+            args: vec![Value::String(message)],
+        };
     }
     Received {
         event: event.to_owned(),

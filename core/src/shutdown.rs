@@ -1,0 +1,98 @@
+//! Graceful shutdown: tell the clients, let messages drain, run the hooks, disconnect, close.
+
+use std::time::Duration;
+
+use socketioxide::adapter::Adapter as IoAdapter;
+
+use crate::App;
+
+/// The event every connected client receives when the server starts shutting down:
+/// `{"message": String, "reconnectIn": milliseconds}`.
+pub const SHUTDOWN_EVENT: &str = "server:shutdown";
+
+/// How the server shuts down; set with [`AppBuilder::shutdown`](crate::AppBuilder::shutdown).
+#[derive(Debug, Clone)]
+pub struct ShutdownOptions {
+    message: String,
+    reconnect_in: Duration,
+    drain: Duration,
+}
+
+impl Default for ShutdownOptions {
+    fn default() -> Self {
+        Self {
+            message: "Server is shutting down".into(),
+            reconnect_in: Duration::from_secs(5),
+            drain: Duration::from_secs(1),
+        }
+    }
+}
+
+impl ShutdownOptions {
+    /// The defaults: message `Server is shutting down`, `reconnectIn` 5 s, drain 1 s.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The message clients receive.
+    pub fn message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
+    /// The delay after which clients are told to reconnect.
+    pub fn reconnect_in(mut self, delay: Duration) -> Self {
+        self.reconnect_in = delay;
+        self
+    }
+
+    /// How long the server waits, at most, for outgoing messages and for clients to leave on their
+    /// own before it disconnects them.
+    pub fn drain(mut self, drain: Duration) -> Self {
+        self.drain = drain;
+        self
+    }
+}
+
+impl<S, A> App<S, A>
+where
+    S: Send + Sync + 'static,
+    A: IoAdapter,
+{
+    /// Shuts the server down: every client of this node receives [`SHUTDOWN_EVENT`]; the server
+    /// waits up to the drain time (less if every client leaves), runs the `on_shutdown` hooks,
+    /// disconnects every socket (running the disconnect bookkeeping and hooks), then closes.
+    ///
+    /// Safe to call when the adapter's store is already gone: remote failures are logged.
+    pub async fn shutdown(&self) {
+        let options = self.shutdown_options();
+        let notice = serde_json::json!({
+            "message": options.message,
+            "reconnectIn": options.reconnect_in.as_millis() as u64,
+        });
+        for ns in self.io().socketio().nsps() {
+            let path = ns.ns_path().to_owned();
+            if let Err(e) = ns.local().emit(SHUTDOWN_EVENT, &notice).await {
+                tracing::warn!(ns = path, "shutdown notice not sent: {e}");
+            }
+        }
+        self.wait_for_no_connections(options.drain).await;
+
+        for hook in self.hooks().iter() {
+            hook.on_shutdown(self.io()).await;
+        }
+        for socket in self.io().sockets() {
+            let _ = socket.disconnect();
+        }
+        // Disconnect bookkeeping runs in each socket's own task: give it a bounded moment.
+        self.wait_for_no_connections(options.drain.max(Duration::from_millis(500)))
+            .await;
+        self.io().socketio().close().await;
+        self.stop_background_tasks();
+        tracing::info!("shutdown complete");
+    }
+
+    async fn wait_for_no_connections(&self, at_most: Duration) {
+        let _ = tokio::time::timeout(at_most, self.io().registry().wait_until_empty()).await;
+    }
+}
