@@ -31,6 +31,7 @@ pub struct App<S, A: IoAdapter = LocalAdapter> {
     adapter: Arc<dyn DynAdapter<A>>,
     shutdown: ShutdownOptions,
     background: Vec<AbortHandle>,
+    routes: axum::Router,
 }
 
 impl<S, A: IoAdapter> Drop for App<S, A> {
@@ -78,9 +79,20 @@ impl<S, A: IoAdapter> App<S, A> {
         self.layer.clone()
     }
 
-    /// An axum router that serves socket.io at `/socket.io` (and 404 elsewhere); merge your routes into it.
+    /// Adds HTTP routes (monitoring, health checks, your API) served beside socket.io.
+    pub fn merge(mut self, routes: axum::Router) -> Self {
+        self.routes = std::mem::take(&mut self.routes).merge(routes);
+        self
+    }
+
+    /// An axum router that serves socket.io at `/socket.io`, the merged routes, and 404 elsewhere.
     pub fn router(&self) -> axum::Router {
-        axum::Router::new().layer(self.layer())
+        self.routes.clone().layer(self.layer())
+    }
+
+    /// A monitoring handle for this app (connection statistics, health, metrics routes).
+    pub fn monitor(&self) -> crate::monitoring::Monitor<A> {
+        crate::monitoring::Monitor::new(self.cx.io.clone(), self.adapter.clone())
     }
 
     /// The state of the adapter's backing store.
@@ -333,6 +345,7 @@ where
             adapter: self.adapter,
             shutdown: self.shutdown,
             background,
+            routes: axum::Router::new(),
         })
     }
 }

@@ -43,6 +43,7 @@ mod handler;
 mod hooks;
 mod identity;
 mod io;
+pub mod monitoring;
 mod namespace;
 mod registry;
 pub mod rooms;

@@ -1,0 +1,243 @@
+//! Monitoring: connection statistics, adapter health and pluggable metrics, as JSON and Prometheus text.
+//!
+//! ```no_run
+//! # async fn run(app: iostack_core::App<()>) {
+//! use iostack_core::monitoring::Access;
+//!
+//! let monitor = app.monitor();
+//! let routes = monitor.router(Access::bearer("s3cret")); // GET /stats (JSON), GET /metrics (Prometheus)
+//! let router = app.router().merge(routes);
+//! # }
+//! ```
+
+use std::{fmt::Write as _, sync::Arc};
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use serde::Serialize;
+use socketioxide::adapter::Adapter as IoAdapter;
+
+use crate::{ConnectionInfo, Health, Io, adapter::DynAdapter};
+
+/// Extra metrics served by a [`Monitor`], e.g. the event statistics of the middleware crate.
+pub trait MetricsSource: Send + Sync + 'static {
+    /// Key of this source in the JSON output.
+    fn name(&self) -> &str;
+    /// The metrics as JSON.
+    fn json(&self) -> serde_json::Value;
+    /// Appends the metrics in the Prometheus text exposition format.
+    fn prometheus(&self, out: &mut String);
+}
+
+/// Who may read the monitoring routes.
+#[derive(Clone)]
+pub struct Access(Arc<dyn Fn(&HeaderMap) -> bool + Send + Sync>);
+
+impl Access {
+    /// Requests must carry `Authorization: Bearer <token>`.
+    pub fn bearer(token: impl Into<String>) -> Self {
+        let expected = format!("Bearer {}", token.into());
+        Self::check(move |headers| {
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| constant_time_eq(v.as_bytes(), expected.as_bytes()))
+        })
+    }
+
+    /// Any check on the request headers.
+    pub fn check(f: impl Fn(&HeaderMap) -> bool + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    /// No check: only for routes that are not reachable from outside.
+    pub fn open() -> Self {
+        Self::check(|_| true)
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// One socket, as connection statistics report it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SocketStats {
+    /// What the registry recorded (detailed for sockets of this node only).
+    #[serde(flatten)]
+    pub info: ConnectionInfo,
+    /// The rooms the socket is in.
+    pub rooms: Vec<String>,
+}
+
+/// What is connected, on this node and, where the adapter can tell, in the whole cluster.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionStats {
+    /// Live sockets on this node.
+    pub count: usize,
+    /// Live sockets in the cluster, when the adapter could answer (with memory: this node).
+    pub cluster_count: Option<usize>,
+    /// Why `cluster_count` is missing, when it is.
+    pub cluster_error: Option<String>,
+    /// Details of this node's sockets (other nodes report their own).
+    pub sockets: Vec<SocketStats>,
+}
+
+/// Reads the state of a running app for monitoring; cheap to clone.
+pub struct Monitor<A: IoAdapter> {
+    io: Io<A>,
+    adapter: Arc<dyn DynAdapter<A>>,
+    sources: Vec<Arc<dyn MetricsSource>>,
+}
+
+impl<A: IoAdapter> Clone for Monitor<A> {
+    fn clone(&self) -> Self {
+        Self {
+            io: self.io.clone(),
+            adapter: self.adapter.clone(),
+            sources: self.sources.clone(),
+        }
+    }
+}
+
+impl<A: IoAdapter> Monitor<A> {
+    pub(crate) fn new(io: Io<A>, adapter: Arc<dyn DynAdapter<A>>) -> Self {
+        Self {
+            io,
+            adapter,
+            sources: Vec::new(),
+        }
+    }
+
+    /// Adds a metrics source (served under its name in JSON, appended to `/metrics`).
+    pub fn with_source(mut self, source: impl MetricsSource) -> Self {
+        self.sources.push(Arc::new(source));
+        self
+    }
+
+    /// Connection statistics: every socket of this node in detail, and the cluster-wide count.
+    pub async fn connection_stats(&self) -> ConnectionStats {
+        let mut sockets: Vec<SocketStats> = self
+            .io
+            .connections()
+            .into_iter()
+            .map(|info| SocketStats {
+                rooms: Vec::new(),
+                info,
+            })
+            .collect();
+        for socket in self.io.sockets() {
+            let id = socket.id.to_string();
+            if let Some(entry) = sockets
+                .iter_mut()
+                .find(|s| s.info.id == id && s.info.ns == socket.ns())
+            {
+                entry.rooms = socket.rooms().into_iter().map(|r| r.to_string()).collect();
+                entry.rooms.sort();
+            }
+        }
+        let (cluster_count, cluster_error) = match self.cluster_count().await {
+            Ok(n) => (Some(n), None),
+            Err(e) => (None, Some(e)),
+        };
+        ConnectionStats {
+            count: sockets.len(),
+            cluster_count,
+            cluster_error,
+            sockets,
+        }
+    }
+
+    async fn cluster_count(&self) -> Result<usize, String> {
+        let mut total = 0;
+        for ns in self.io.socketio().nsps() {
+            total += ns.fetch_sockets().await.map_err(|e| e.to_string())?.len();
+        }
+        Ok(total)
+    }
+
+    /// Everything as one JSON document: adapter, health, connections and every source.
+    pub async fn json(&self) -> serde_json::Value {
+        let mut doc = serde_json::json!({
+            "adapter": self.io.adapter_name(),
+            "health": self.adapter.health().await,
+            "connections": self.connection_stats().await,
+        });
+        for source in &self.sources {
+            doc[source.name()] = source.json();
+        }
+        doc
+    }
+
+    /// Everything in the Prometheus text exposition format.
+    pub async fn prometheus(&self) -> String {
+        let stats = self.connection_stats().await;
+        let up = matches!(self.adapter.health().await, Health::Up) as u8;
+        let mut out = String::new();
+        let adapter = self.io.adapter_name();
+        let _ = writeln!(
+            out,
+            "# HELP iostack_connections Live Socket.IO connections on this node."
+        );
+        let _ = writeln!(out, "# TYPE iostack_connections gauge");
+        let _ = writeln!(out, "iostack_connections {}", stats.count);
+        if let Some(n) = stats.cluster_count {
+            let _ = writeln!(
+                out,
+                "# HELP iostack_cluster_connections Live connections in the cluster."
+            );
+            let _ = writeln!(out, "# TYPE iostack_cluster_connections gauge");
+            let _ = writeln!(out, "iostack_cluster_connections {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP iostack_adapter_up Whether the adapter's store answers."
+        );
+        let _ = writeln!(out, "# TYPE iostack_adapter_up gauge");
+        let _ = writeln!(out, "iostack_adapter_up{{adapter=\"{adapter}\"}} {up}");
+        for source in &self.sources {
+            source.prometheus(&mut out);
+        }
+        out
+    }
+
+    /// An axum router with `GET /stats` (JSON) and `GET /metrics` (Prometheus), guarded by `access`
+    /// (`401` when refused). Merge or nest it into your router.
+    pub fn router(&self, access: Access) -> Router {
+        Router::new()
+            .route("/stats", get(stats_route::<A>))
+            .route("/metrics", get(metrics_route::<A>))
+            .with_state((self.clone(), access))
+    }
+}
+
+type RouteState<A> = State<(Monitor<A>, Access)>;
+
+async fn stats_route<A: IoAdapter>(
+    State((monitor, access)): RouteState<A>,
+    headers: HeaderMap,
+) -> Response {
+    if !(access.0)(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    Json(monitor.json().await).into_response()
+}
+
+async fn metrics_route<A: IoAdapter>(
+    State((monitor, access)): RouteState<A>,
+    headers: HeaderMap,
+) -> Response {
+    if !(access.0)(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        monitor.prometheus().await,
+    )
+        .into_response()
+}
