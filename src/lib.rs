@@ -23,12 +23,17 @@
 //! |---|---|---|
 //! | [`iostack_core`] | App builder, stacks, hooks, `Adapter` trait, `Io` handle | always |
 //! | [`memory`] | in-process adapter (the default) | always |
+//! | [`middleware`] | auth, connection log, IP allowlist, rate limit, event stats layers | always |
 //! | `testing` | test server and clients with bounded waits | `testing` |
 
 pub use iostack_core::*;
 
 /// The in-process adapter (crate `iostack-memory`).
 pub use iostack_memory as memory;
+
+/// tower layers: auth, connection logging, IP allowlist, rate limiting, event statistics
+/// (crate `iostack-middleware`).
+pub use iostack_middleware as middleware;
 
 /// Test support (crate `iostack-testing`): serve an app on a free port, drive it with real clients.
 #[cfg(feature = "testing")]

@@ -32,7 +32,11 @@ pub struct App<S, A: IoAdapter = LocalAdapter> {
     shutdown: ShutdownOptions,
     background: Vec<AbortHandle>,
     routes: axum::Router,
+    http_layers: Vec<HttpLayer>,
 }
+
+/// A tower layer over the whole HTTP service, type-erased by axum.
+type HttpLayer = Arc<dyn Fn(axum::Router) -> axum::Router + Send + Sync>;
 
 impl<S, A: IoAdapter> Drop for App<S, A> {
     fn drop(&mut self) {
@@ -85,9 +89,31 @@ impl<S, A: IoAdapter> App<S, A> {
         self
     }
 
-    /// An axum router that serves socket.io at `/socket.io`, the merged routes, and 404 elsewhere.
+    /// Wraps the whole HTTP service (socket.io included) in `layer`, e.g. an IP allowlist that
+    /// refuses before any Engine.IO work. Layers added later run first.
+    pub fn http_layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower_layer::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+        L::Service: tower_service::Service<axum::extract::Request> + Clone + Send + Sync + 'static,
+        <L::Service as tower_service::Service<axum::extract::Request>>::Response:
+            axum::response::IntoResponse + 'static,
+        <L::Service as tower_service::Service<axum::extract::Request>>::Error:
+            Into<std::convert::Infallible> + 'static,
+        <L::Service as tower_service::Service<axum::extract::Request>>::Future: Send + 'static,
+    {
+        self.http_layers.push(Arc::new(move |router: axum::Router| {
+            router.layer(layer.clone())
+        }));
+        self
+    }
+
+    /// An axum router that serves socket.io at `/socket.io`, the merged routes, and 404 elsewhere,
+    /// inside the HTTP layers.
     pub fn router(&self) -> axum::Router {
-        self.routes.clone().layer(self.layer())
+        let router = self.routes.clone().layer(self.layer());
+        self.http_layers
+            .iter()
+            .fold(router, |router, layer| layer(router))
     }
 
     /// A monitoring handle for this app (connection statistics, health, metrics routes).
@@ -346,6 +372,7 @@ where
             shutdown: self.shutdown,
             background,
             routes: axum::Router::new(),
+            http_layers: Vec::new(),
         })
     }
 }

@@ -29,3 +29,29 @@ pub fn token_auth() -> AsyncFilterLayer<
         std::future::ready(result)
     })
 }
+
+/// Seconds since the Unix epoch.
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// An HS256 JWT for `claims`, signed with `secret`.
+pub fn jwt(secret: &str, claims: serde_json::Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// A valid one-hour token for `sub` with `roles`.
+pub fn user_token(secret: &str, sub: &str, roles: &[&str]) -> String {
+    jwt(
+        secret,
+        serde_json::json!({ "sub": sub, "username": format!("u{sub}"), "roles": roles, "exp": now_secs() + 3600 }),
+    )
+}

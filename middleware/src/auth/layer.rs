@@ -1,0 +1,174 @@
+//! [`AuthLayer`] and its service [`Auth`].
+
+use std::{
+    sync::Arc,
+    task::{Context, Poll},
+    time::SystemTime,
+};
+
+use iostack_core::{
+    BoxError, BoxFuture, ConnectRequest, socketioxide::adapter::Adapter as IoAdapter,
+};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::{AuthError, Verifier, VerifyContext, VerifyError, extract_token};
+
+/// Event a socket receives when its credential expires while it is connected; it is then disconnected.
+pub const AUTH_EXPIRED_EVENT: &str = "auth:expired";
+
+#[derive(Debug, Clone)]
+struct RoleRequirement {
+    role: String,
+    message: String,
+}
+
+/// Authenticates every connection with a [`Verifier`] and attaches the identity to the socket.
+#[derive(Debug)]
+pub struct AuthLayer<V> {
+    verifier: Arc<V>,
+    role: Option<RoleRequirement>,
+}
+
+impl<V> Clone for AuthLayer<V> {
+    fn clone(&self) -> Self {
+        Self {
+            verifier: self.verifier.clone(),
+            role: self.role.clone(),
+        }
+    }
+}
+
+impl<V: Verifier> AuthLayer<V> {
+    /// Authenticates with `verifier`.
+    pub fn new(verifier: V) -> Self {
+        Self {
+            verifier: Arc::new(verifier),
+            role: None,
+        }
+    }
+
+    /// Also requires `role`; refusal reads `<Role> access required` (e.g. `Admin access required`).
+    pub fn require_role(mut self, role: impl Into<String>) -> Self {
+        let role = role.into();
+        let mut chars = role.chars();
+        let capitalized: String = chars
+            .next()
+            .map(|c| c.to_uppercase().chain(chars).collect())
+            .unwrap_or_default();
+        self.role = Some(RoleRequirement {
+            message: format!("{capitalized} access required"),
+            role,
+        });
+        self
+    }
+
+    /// Sets the refusal message of [`require_role`](Self::require_role).
+    pub fn role_message(mut self, message: impl Into<String>) -> Self {
+        if let Some(role) = &mut self.role {
+            role.message = message.into();
+        }
+        self
+    }
+}
+
+impl<S, V> Layer<S> for AuthLayer<V> {
+    type Service = Auth<S, V>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Auth {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service of [`AuthLayer`].
+#[derive(Debug)]
+pub struct Auth<S, V> {
+    inner: S,
+    layer: AuthLayer<V>,
+}
+
+impl<S: Clone, V> Clone for Auth<S, V> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            layer: self.layer.clone(),
+        }
+    }
+}
+
+impl<S, V, A> Service<ConnectRequest<A>> for Auth<S, V>
+where
+    A: IoAdapter,
+    V: Verifier,
+    S: Service<ConnectRequest<A>, Response = ConnectRequest<A>> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send,
+{
+    type Response = ConnectRequest<A>;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<ConnectRequest<A>, BoxError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, mut req: ConnectRequest<A>) -> Self::Future {
+        // The clone is not ready; the original is, and goes into the future.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let token = extract_token(req.auth(), req.headers()).ok_or(AuthError::MissingToken)?;
+            let cx = VerifyContext {
+                ns: req.ns(),
+                peer: req.peer(),
+                headers: req.headers(),
+            };
+            let verified = match layer.verifier.verify(&token, cx).await {
+                Ok(verified) => verified,
+                Err(VerifyError::Invalid(reason)) => {
+                    tracing::info!(ns = req.ns(), peer = ?req.peer(), %reason, "invalid token");
+                    return Err(AuthError::InvalidToken.into());
+                }
+                Err(VerifyError::Unavailable(reason)) => {
+                    tracing::error!(ns = req.ns(), peer = ?req.peer(), %reason, "authentication failed");
+                    return Err(AuthError::Failed.into());
+                }
+            };
+            if let Some(required) = &layer.role
+                && !verified.identity.has_role(&required.role)
+            {
+                tracing::info!(ns = req.ns(), user = %verified.identity.id, role = %required.role, "role missing");
+                return Err(AuthError::Forbidden(required.message.clone()).into());
+            }
+            req.set_identity(verified.identity);
+            if let Some(expires_at) = verified.expires_at {
+                expire_at(&mut req, expires_at);
+            }
+            inner.call(req).await.map_err(Into::into)
+        })
+    }
+}
+
+/// Disconnects the socket with [`AUTH_EXPIRED_EVENT`] when its credential expires.
+fn expire_at<A: IoAdapter>(req: &mut ConnectRequest<A>, expires_at: SystemTime) {
+    let socket = req.socket().clone();
+    let timer = tokio::spawn(async move {
+        let left = expires_at
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        tokio::time::sleep(left).await;
+        if socket.connected() {
+            tracing::info!(socket.id = %socket.id, ns = socket.ns(), "credential expired, disconnecting");
+            let _ = socket.emit(
+                AUTH_EXPIRED_EVENT,
+                &serde_json::json!({ "message": "Token expired" }),
+            );
+            let _ = socket.disconnect();
+        }
+    });
+    req.on_disconnect(move |_, _| timer.abort());
+}
