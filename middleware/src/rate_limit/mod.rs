@@ -154,9 +154,12 @@ struct LimiterState {
     shared: SharedLimiter<String>,
 }
 
+/// A rate-limit layer's id and its limiter for one socket.
+type LayerLimiter = (u64, Arc<DirectLimiter>);
+
 /// The per-socket limiters of every rate-limit layer, kept in the socket's extensions.
 #[derive(Clone, Default)]
-struct SocketLimiters(Arc<Mutex<Vec<(u64, Arc<DirectLimiter>)>>>);
+struct SocketLimiters(Arc<Mutex<Vec<LayerLimiter>>>);
 
 impl LimiterState {
     fn allow<A: IoAdapter>(&self, req: &EventRequest<A>) -> bool {
