@@ -3,6 +3,7 @@
 //! `cargo run --example secured` listens on 127.0.0.1:3001 (`PORT` overrides) and logs a demo
 //! token (user `demo`, role `admin`, valid one hour) signed with `JWT_SECRET` (a dev default).
 //! Events: `echo` (ack), `whoami` (ack with the identity). `GET /stats` serves event statistics.
+//! `IP_ALLOWLIST` (comma-separated addresses and CIDR ranges) replaces the default `127.0.0.1,::1`.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -29,12 +30,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let secret = std::env::var("JWT_SECRET").unwrap_or_else(|_| "dev-secret-change-me".into());
     let stats = EventStats::new();
+    let allowed = std::env::var("IP_ALLOWLIST").unwrap_or_else(|_| "127.0.0.1,::1".into());
 
     let app = App::builder(())
         .on_connect(
             ServiceBuilder::new()
                 .layer(ConnectRateLimitLayer::per_ip(60, Duration::from_secs(60)))
-                .layer(IpAllowlistLayer::new(["127.0.0.1", "::1"])?)
+                .layer(IpAllowlistLayer::new(allowed.split(','))?)
                 .layer(ConnectionLogLayer::new())
                 .layer(AuthLayer::new(JwtVerifier::hs256(&secret))),
         )

@@ -1,5 +1,6 @@
 // Shared helpers: start an example binary on a free port, connect official clients, bounded waits.
 import { spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
@@ -75,3 +76,22 @@ export function next(socket, event) {
 
 /** The transports every end-to-end test runs over. */
 export const TRANSPORTS = [["websocket"], ["polling"]];
+
+/** An HS256 JWT for `claims`, signed with `secret` (node:crypto only). */
+export function jwt(secret, claims) {
+  const b64 = (obj) => Buffer.from(JSON.stringify(obj)).toString("base64url");
+  const body = `${b64({ alg: "HS256", typ: "JWT" })}.${b64(claims)}`;
+  const sig = createHmac("sha256", secret).update(body).digest("base64url");
+  return `${body}.${sig}`;
+}
+
+/** Resolves with the `connect_error` message of a refused connection. */
+export async function refusal(url, opts = {}) {
+  try {
+    const socket = await connect(url, opts);
+    socket.close();
+  } catch (err) {
+    return err.message;
+  }
+  throw new Error("connection was admitted");
+}
