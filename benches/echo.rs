@@ -1,7 +1,8 @@
-//! Echo round trips through an iostack app with an empty stack versus bare socketioxide, in one run.
+//! Echo round trips through iostack apps versus bare socketioxide, in one run: an empty stack,
+//! each event layer alone, and all five middleware layers.
 //!
-//! `cargo bench --bench echo` — prints both rates and their ratio. Servers and the load generator
-//! run on separate single-threaded runtimes (one core each on a 2-core machine).
+//! `cargo bench --bench echo` prints every rate and its ratio to bare socketioxide. Servers and the
+//! load generator run on separate single-threaded runtimes (one core each on a 2-core machine).
 
 #[path = "support/load.rs"]
 mod load;
@@ -11,32 +12,38 @@ use std::{net::SocketAddr, time::Duration};
 use iostack::{
     App,
     extract::{AckSender, Data, SocketRef},
+    middleware::{
+        auth::{AuthLayer, JwtVerifier},
+        event_stats::{EventStats, EventStatsLayer},
+        ip_allowlist::IpAllowlistLayer,
+        logging::ConnectionLogLayer,
+        rate_limit::RateLimitLayer,
+    },
 };
 use serde_json::Value;
 use socketioxide::SocketIo;
+use tower::ServiceBuilder;
 
 const CLIENTS: usize = 50;
 const ROUND: Duration = Duration::from_secs(2);
 const ROUNDS: usize = 3;
+const SECRET: &str = "bench-secret";
 
-fn server_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime")
+async fn echo(Data(v): Data<Value>, ack: AckSender) {
+    let _ = ack.send(&v);
 }
 
-/// Serves bare socketioxide with the same echo handler.
-async fn bare() -> SocketAddr {
-    let (layer, io) = SocketIo::builder().build_layer();
-    io.ns("/", async |socket: SocketRef| {
-        socket.on("echo", async |Data(v): Data<Value>, ack: AckSender| {
-            let _ = ack.send(&v);
-        });
-    });
+async fn listen() -> (tokio::net::TcpListener, SocketAddr) {
     let listener = iostack::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+/// Bare socketioxide with the same echo handler.
+async fn bare() -> SocketAddr {
+    let (layer, io) = SocketIo::builder().build_layer();
+    io.ns("/", async |socket: SocketRef| socket.on("echo", echo));
+    let (listener, addr) = listen().await;
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
@@ -44,50 +51,91 @@ async fn bare() -> SocketAddr {
     addr
 }
 
-/// Serves an iostack app with an empty stack.
-async fn iostack_empty() -> SocketAddr {
-    let app = App::builder(())
-        .on("echo", async |Data(v): Data<Value>, ack: AckSender| {
-            let _ = ack.send(&v);
-        })
-        .build()
-        .await
-        .unwrap();
-    let listener = iostack::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+async fn serve(app: App<()>) -> SocketAddr {
+    let (listener, addr) = listen().await;
     tokio::spawn(app.serve_with_shutdown(listener, std::future::pending()));
     addr
 }
 
+fn rate_limit() -> RateLimitLayer {
+    // High enough never to refuse: what is measured is the cost of checking.
+    RateLimitLayer::per_socket(1_000_000, Duration::from_secs(1))
+}
+
+async fn variants() -> Vec<(&'static str, SocketAddr, bool)> {
+    let empty = App::builder(()).on("echo", echo).build().await.unwrap();
+    let limited = App::builder(())
+        .on_event(rate_limit())
+        .on("echo", echo)
+        .build()
+        .await
+        .unwrap();
+    let counted = App::builder(())
+        .on_event(EventStatsLayer::new(EventStats::new()))
+        .on("echo", echo)
+        .build()
+        .await
+        .unwrap();
+    let full = App::builder(())
+        .on_connect(
+            ServiceBuilder::new()
+                .layer(IpAllowlistLayer::new(["127.0.0.1"]).unwrap())
+                .layer(ConnectionLogLayer::new())
+                .layer(AuthLayer::new(JwtVerifier::hs256(SECRET))),
+        )
+        .on_event(
+            ServiceBuilder::new()
+                .layer(rate_limit())
+                .layer(EventStatsLayer::new(EventStats::new())),
+        )
+        .on("echo", echo)
+        .build()
+        .await
+        .unwrap();
+    vec![
+        ("bare socketioxide", bare().await, false),
+        ("iostack, empty stacks", serve(empty).await, false),
+        ("iostack, rate limit", serve(limited).await, false),
+        ("iostack, event stats", serve(counted).await, false),
+        ("iostack, all five layers", serve(full).await, true),
+    ]
+}
+
+fn token() -> String {
+    let claims = serde_json::json!({ "sub": "bench", "exp": 4_000_000_000u64 });
+    let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
+    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap()
+}
+
 fn main() {
-    let servers = server_runtime();
-    let bare_addr = servers.block_on(bare());
-    let iostack_addr = servers.block_on(iostack_empty());
+    let servers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let variants = servers.block_on(variants());
     let load = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
+    let auth = format!("{{\"token\":\"{}\"}}", token());
 
-    let (mut bare_rates, mut iostack_rates) = (Vec::new(), Vec::new());
+    let mut rates = vec![Vec::new(); variants.len()];
     for round in 0..ROUNDS {
-        // Alternate the order so neither side always runs on a warmer machine.
-        let order = if round % 2 == 0 {
-            [bare_addr, iostack_addr]
-        } else {
-            [iostack_addr, bare_addr]
-        };
-        for addr in order {
-            let rate = load.block_on(load::ack_rate(addr, CLIENTS, ROUND, "echo"));
-            if addr == bare_addr {
-                bare_rates.push(rate)
-            } else {
-                iostack_rates.push(rate)
-            }
+        // Rotate the order so no variant always runs first.
+        for i in 0..variants.len() {
+            let i = (i + round) % variants.len();
+            let (_, addr, needs_auth) = variants[i];
+            let auth = needs_auth.then_some(auth.as_str());
+            rates[i].push(load.block_on(load::ack_rate(addr, auth, CLIENTS, ROUND, "echo")));
         }
     }
-    let (bare, iostack) = (load::median(bare_rates), load::median(iostack_rates));
+    let medians: Vec<f64> = rates.into_iter().map(load::median).collect();
     println!("echo round trips/s ({CLIENTS} clients, median of {ROUNDS} x {ROUND:?})");
-    println!("  bare socketioxide     {bare:>10.0}");
-    println!("  iostack, empty stack  {iostack:>10.0}");
-    println!("  ratio iostack / bare  {:>10.2}", iostack / bare);
+    for ((name, _, _), rate) in variants.iter().zip(&medians) {
+        println!(
+            "  {name:<26} {rate:>10.0}   {:>5.2}x bare",
+            rate / medians[0]
+        );
+    }
 }

@@ -21,8 +21,8 @@ pub(crate) struct RawClient {
 }
 
 impl RawClient {
-    /// Opens the Engine.IO session and connects to namespace `/`.
-    pub(crate) async fn connect(addr: std::net::SocketAddr) -> Self {
+    /// Opens the Engine.IO session and connects to namespace `/` with an optional `auth` payload.
+    pub(crate) async fn connect(addr: std::net::SocketAddr, auth: Option<&str>) -> Self {
         let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
         let (ws, _) = tokio_tungstenite::connect_async(url)
             .await
@@ -33,7 +33,7 @@ impl RawClient {
             open.starts_with('0'),
             "expected the open packet, got {open}"
         );
-        client.send("40".into()).await;
+        client.send(format!("40{}", auth.unwrap_or(""))).await;
         let connected = client.next_text().await;
         assert!(
             connected.starts_with("40"),
@@ -80,6 +80,7 @@ impl RawClient {
 /// returns round trips per second.
 pub(crate) async fn ack_rate(
     addr: std::net::SocketAddr,
+    auth: Option<&str>,
     clients: usize,
     duration: Duration,
     event: &'static str,
@@ -88,7 +89,7 @@ pub(crate) async fn ack_rate(
     let stop = Arc::new(AtomicBool::new(false));
     let mut conns = Vec::with_capacity(clients);
     for _ in 0..clients {
-        conns.push(RawClient::connect(addr).await);
+        conns.push(RawClient::connect(addr, auth).await);
     }
     let start = Instant::now();
     let tasks: Vec<_> = conns
