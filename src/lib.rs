@@ -24,6 +24,7 @@
 //! | [`iostack_core`] | App builder, stacks, hooks, `Adapter` trait, `Io` handle | always |
 //! | [`memory`] | in-process adapter (the default) | always |
 //! | [`middleware`] | auth, connection log, IP allowlist, rate limit, event stats layers | always |
+//! | `redis` | Redis adapter: many nodes act as one | `redis` |
 //! | `testing` | test server and clients with bounded waits | `testing` |
 
 pub use iostack_core::*;
@@ -34,6 +35,10 @@ pub use iostack_memory as memory;
 /// tower layers: auth, connection logging, IP allowlist, rate limiting, event statistics
 /// (crate `iostack-middleware`).
 pub use iostack_middleware as middleware;
+
+/// The Redis adapter (crate `iostack-redis`).
+#[cfg(feature = "redis")]
+pub use iostack_redis as redis;
 
 /// Test support (crate `iostack-testing`): serve an app on a free port, drive it with real clients.
 #[cfg(feature = "testing")]

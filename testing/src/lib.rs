@@ -18,6 +18,7 @@
 
 mod client;
 mod server;
+pub mod services;
 
 pub use client::{Received, TestClient, TestClientBuilder, TestError, Transport};
 pub use server::TestServer;

@@ -5,10 +5,10 @@ use iostack::{BoxError, ConnectRequest, Identity};
 use tower::filter::AsyncFilterLayer;
 
 /// A connect layer admitting `auth.token` values of the form `user:<id>[:<role>]`.
-pub fn token_auth() -> AsyncFilterLayer<
-    impl Fn(ConnectRequest) -> std::future::Ready<Result<ConnectRequest, BoxError>> + Clone,
+pub fn token_auth<A: iostack::socketioxide::adapter::Adapter>() -> AsyncFilterLayer<
+    impl Fn(ConnectRequest<A>) -> std::future::Ready<Result<ConnectRequest<A>, BoxError>> + Clone,
 > {
-    AsyncFilterLayer::new(|mut req: ConnectRequest| {
+    AsyncFilterLayer::new(|mut req: ConnectRequest<A>| {
         let token = req
             .auth()
             .get("token")

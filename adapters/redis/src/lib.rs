@@ -1,0 +1,163 @@
+//! Redis adapter for [iostack](https://docs.rs/iostack): nodes sharing one Redis act as one server —
+//! broadcasts, rooms, `fetch_sockets`, remote joins and disconnects cross nodes through Redis pub/sub.
+//!
+//! ```no_run
+//! use iostack_core::App;
+//! use iostack_redis::RedisAdapter;
+//!
+//! # async fn run() -> Result<(), iostack_core::BuildError> {
+//! let app = App::builder(()).adapter(RedisAdapter::from_env()).build().await?;
+//! assert_eq!(app.io().adapter_name(), "redis");
+//! # Ok(()) }
+//! ```
+//!
+//! Needs Redis 7 or later (RESP3 push messages). If Redis cannot be reached at start, `build()` fails
+//! with the URL (password redacted) and the cause. Once running, the connection is re-established
+//! with backoff and every channel resubscribed after an outage: while Redis is away, local delivery
+//! goes on, cluster-wide calls fail within their timeout, `health()` reports the cause, and nothing
+//! crashes.
+
+mod config;
+mod driver;
+
+pub use config::{DEFAULT_REDIS_URL, RedisConfig};
+pub use driver::{DriverError, ResilientDriver};
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use iostack_core::{Adapter, AdapterError, BoxFuture, Health, NamespaceInit};
+use redis::{ProtocolVersion, aio::ConnectionManager};
+use socketioxide::{SocketIoBuilder, adapter::Emitter};
+use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
+
+/// The socketioxide adapter installed by [`RedisAdapter`].
+pub type RedisIoAdapter = CustomRedisAdapter<Emitter, ResilientDriver>;
+
+/// Connects iostack nodes through Redis pub/sub.
+#[derive(Debug)]
+pub struct RedisAdapter {
+    config: RedisConfig,
+    conn: tokio::sync::OnceCell<ConnectionManager>,
+    dropped_broadcasts: Arc<AtomicU64>,
+}
+
+impl RedisAdapter {
+    /// Redis at `REDIS_URL` (default `redis://127.0.0.1:6379`), default settings.
+    pub fn from_env() -> Self {
+        Self::new(RedisConfig::from_env())
+    }
+
+    /// Redis as `config` says.
+    pub fn new(config: RedisConfig) -> Self {
+        Self {
+            config,
+            conn: tokio::sync::OnceCell::new(),
+            dropped_broadcasts: Arc::default(),
+        }
+    }
+
+    fn error(&self, cause: impl std::fmt::Display) -> AdapterError {
+        AdapterError::new(format!(
+            "cannot reach Redis at {}: {cause}",
+            self.config.redacted_url()
+        ))
+    }
+
+    async fn connect(&self, handlers: driver::Handlers) -> Result<ConnectionManager, AdapterError> {
+        let client = redis::Client::open(self.config.url.as_str()).map_err(|e| self.error(e))?;
+        let info = client.get_connection_info().clone();
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3);
+        let client =
+            redis::Client::open(info.set_redis_settings(settings)).map_err(|e| self.error(e))?;
+        let timeout = self.config.connect_timeout;
+        let manager = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(2))
+            .set_automatic_resubscription()
+            .set_push_sender(move |push| {
+                driver::route_push(push, &handlers);
+                Ok::<(), redis::aio::SendError>(())
+            });
+        let conn =
+            tokio::time::timeout(timeout, ConnectionManager::new_with_config(client, manager))
+                .await
+                .map_err(|_| self.error(format!("no answer within {timeout:?}")))?
+                .map_err(|e| self.error(e))?;
+        Ok(conn)
+    }
+}
+
+#[async_trait::async_trait]
+impl Adapter for RedisAdapter {
+    type Io = RedisIoAdapter;
+
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn install(
+        &self,
+        builder: SocketIoBuilder,
+    ) -> Result<SocketIoBuilder<RedisIoAdapter>, AdapterError> {
+        let handlers: driver::Handlers = Arc::new(std::sync::RwLock::new(HashMap::new()));
+        let conn = self.connect(handlers.clone()).await?;
+        let _ = self.conn.set(conn.clone());
+        let driver = ResilientDriver {
+            conn,
+            handlers,
+            dropped_broadcasts: self.dropped_broadcasts.clone(),
+        };
+        let config = RedisAdapterConfig::new()
+            .with_prefix(self.config.prefix.clone())
+            .with_request_timeout(self.config.request_timeout);
+        let ctr = RedisAdapterCtr::new_with_driver(driver, config);
+        tracing::info!(url = %self.config.redacted_url(), "redis adapter connected");
+        Ok(builder.with_adapter::<RedisIoAdapter>(ctr))
+    }
+
+    fn init_namespace(
+        init: NamespaceInit<RedisIoAdapter>,
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        Box::pin(async move {
+            init.await
+                .map_err(|e| AdapterError::new(format!("redis subscription failed: {e}")))
+        })
+    }
+
+    async fn health(&self) -> Health {
+        let dropped = self.dropped_broadcasts.load(Ordering::Relaxed);
+        let Some(conn) = self.conn.get() else {
+            return Health::Down("not connected yet".into());
+        };
+        let mut conn = conn.clone();
+        let ping = redis::cmd("PING");
+        match tokio::time::timeout(
+            self.config.connect_timeout,
+            ping.query_async::<String>(&mut conn),
+        )
+        .await
+        {
+            Ok(Ok(_)) => Health::Up,
+            Ok(Err(e)) => Health::Down(format!(
+                "redis at {}: {e} ({dropped} broadcasts delivered locally only)",
+                self.config.redacted_url()
+            )),
+            Err(_) => Health::Down(format!(
+                "redis at {}: no answer to PING ({dropped} broadcasts delivered locally only)",
+                self.config.redacted_url()
+            )),
+        }
+    }
+}

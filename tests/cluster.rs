@@ -1,0 +1,210 @@
+//! One cluster test suite, run for every adapter: several nodes in this process, real clients spread
+//! across them, a real store behind them (memory: one node, where cross-node checks reduce to local).
+
+mod common;
+
+use std::time::Duration;
+
+use iostack::{
+    Adapter, App, Io,
+    extract::{AckSender, Data, SocketRef},
+    memory::MemoryAdapter,
+    rooms::{AutoJoinLayer, RoomRules},
+};
+use iostack_redis::{RedisAdapter, RedisConfig};
+use iostack_testing::{TestClient, TestServer, services::RedisServer};
+use serde_json::json;
+use tower::ServiceBuilder;
+
+struct Node<A: iostack::socketioxide::adapter::Adapter> {
+    server: TestServer,
+    io: Io<A>,
+}
+
+async fn node<AD: Adapter>(adapter: AD) -> Node<AD::Io> {
+    let app = App::builder(())
+        .adapter(adapter)
+        .on_connect(
+            ServiceBuilder::new()
+                .layer(common::token_auth())
+                .layer(AutoJoinLayer::new(RoomRules::new())),
+        )
+        .on(
+            "join",
+            async |socket: SocketRef<AD::Io>, Data(room): Data<String>, ack: AckSender<AD::Io>| {
+                socket.join(room);
+                let _ = ack.send(&true);
+            },
+        )
+        .on(
+            "id",
+            async |socket: SocketRef<AD::Io>, ack: AckSender<AD::Io>| {
+                let _ = ack.send(&socket.id.to_string());
+            },
+        )
+        .build()
+        .await
+        .expect("node builds");
+    let io = app.io().clone();
+    Node {
+        server: TestServer::start(app).await.unwrap(),
+        io,
+    }
+}
+
+async fn client<A: iostack::socketioxide::adapter::Adapter>(
+    node: &Node<A>,
+    token: &str,
+) -> (TestClient, String) {
+    let client = TestClient::builder(node.server.url())
+        .auth(json!({ "token": token }))
+        .connect()
+        .await
+        .unwrap();
+    let id = client.emit_with_ack("id", json!(null)).await.unwrap()[0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (client, id)
+}
+
+/// The whole suite on `nodes` (clients go to node `i % nodes.len()`).
+async fn cluster_suite<A: iostack::socketioxide::adapter::Adapter>(nodes: &[Node<A>]) {
+    let at = |i: usize| &nodes[i % nodes.len()];
+    let (mut c0, _) = client(at(0), "user:1:admin").await;
+    let (mut c1, c1_id) = client(at(1), "user:2").await;
+    let (mut c2, _) = client(at(2), "user:3").await;
+
+    // Broadcast from one node reaches every client.
+    at(0).io.emit("news", &1).await.unwrap();
+    for c in [&mut c0, &mut c1, &mut c2] {
+        assert_eq!(c.wait_for("news").await.unwrap(), vec![json!(1)]);
+    }
+
+    // Room emit crossing nodes, and `except`.
+    c0.emit_with_ack("join", "r").await.unwrap();
+    c2.emit_with_ack("join", "r").await.unwrap();
+    at(1).io.to("r").emit("room", &"hi").await.unwrap();
+    at(1)
+        .io
+        .socketio()
+        .except("r")
+        .emit("outside", &"psst")
+        .await
+        .unwrap();
+    at(1).io.emit("marker", &0).await.unwrap();
+    for c in [&mut c0, &mut c2] {
+        assert_eq!(c.wait_for("room").await.unwrap(), vec![json!("hi")]);
+        c.wait_for("marker").await.unwrap();
+        assert!(
+            c.expect_none("outside", Duration::ZERO).await.is_ok(),
+            "`except` excluded room members"
+        );
+    }
+    assert_eq!(c1.wait_for("outside").await.unwrap(), vec![json!("psst")]);
+    c1.wait_for("marker").await.unwrap();
+    assert!(
+        c1.expect_none("room", Duration::ZERO).await.is_ok(),
+        "room emit skipped non-members"
+    );
+
+    // fetch_sockets sees every socket of the cluster, with its rooms; room member count.
+    let all = at(1)
+        .io
+        .socketio()
+        .broadcast()
+        .fetch_sockets()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    let in_room = at(0).io.to("r").fetch_sockets().await.unwrap();
+    assert_eq!(in_room.len(), 2);
+    let remote = at(1).io.to("user-3").fetch_sockets().await.unwrap();
+    let mut rooms: Vec<String> = remote[0]
+        .rooms()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.to_string())
+        .collect();
+    rooms.sort();
+    assert_eq!(rooms, ["r", "user-3"]);
+
+    // Remote join and leave.
+    at(0).io.to("user-2").join("vip").await.unwrap();
+    at(2).io.to("vip").emit("vip", &1).await.unwrap();
+    assert_eq!(c1.wait_for("vip").await.unwrap(), vec![json!(1)]);
+    at(0).io.to("user-2").leave("vip").await.unwrap();
+    at(2).io.to("vip").emit("vip", &2).await.unwrap();
+    at(2).io.emit("marker", &1).await.unwrap();
+    c1.wait_for("marker").await.unwrap();
+    assert!(
+        c1.expect_none("vip", Duration::ZERO).await.is_ok(),
+        "left the room"
+    );
+
+    // Helpers act cluster-wide: role broadcast, kick by user, disconnect by socket id.
+    at(2)
+        .io
+        .broadcast_to_role("admin", "for-admins", &"x")
+        .await
+        .unwrap();
+    assert_eq!(c0.wait_for("for-admins").await.unwrap(), vec![json!("x")]);
+    assert!(at(0).io.kick_user("3", "bye").await.unwrap());
+    assert_eq!(
+        c2.wait_for("kicked").await.unwrap(),
+        vec![json!({ "reason": "bye" })]
+    );
+    c2.wait_for("disconnect").await.unwrap();
+    assert!(
+        at(0)
+            .io
+            .disconnect_socket(&c1_id, "maintenance")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        c1.wait_for("server:disconnect").await.unwrap(),
+        vec![json!({ "reason": "maintenance" })]
+    );
+    c1.wait_for("disconnect").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_suite_on_memory_single_node() {
+    let nodes = [node(MemoryAdapter::new()).await];
+    assert_eq!(nodes[0].io.adapter_name(), "memory");
+    cluster_suite(&nodes).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_suite_on_redis_three_nodes() {
+    let redis = RedisServer::start().await.unwrap();
+    let adapter =
+        || RedisAdapter::new(RedisConfig::new(redis.url()).request_timeout(Duration::from_secs(2)));
+    let nodes = [
+        node(adapter()).await,
+        node(adapter()).await,
+        node(adapter()).await,
+    ];
+    assert_eq!(nodes[0].io.adapter_name(), "redis");
+    cluster_suite(&nodes).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_redis_fails_build_naming_the_url_without_password() {
+    let port = iostack_testing::services::free_port().unwrap();
+    let url = format!("redis://:hunter2@127.0.0.1:{port}");
+    let err = App::builder(())
+        .adapter(RedisAdapter::new(RedisConfig::new(url)))
+        .build()
+        .await
+        .err()
+        .unwrap();
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("redis://:***@127.0.0.1:{port}")),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+}
