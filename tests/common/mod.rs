@@ -4,10 +4,11 @@
 use iostack::{BoxError, ConnectRequest, Identity};
 use tower::filter::AsyncFilterLayer;
 
+type Decision<A> = std::future::Ready<Result<ConnectRequest<A>, BoxError>>;
+
 /// A connect layer admitting `auth.token` values of the form `user:<id>[:<role>]`.
-pub fn token_auth<A: iostack::socketioxide::adapter::Adapter>() -> AsyncFilterLayer<
-    impl Fn(ConnectRequest<A>) -> std::future::Ready<Result<ConnectRequest<A>, BoxError>> + Clone,
-> {
+pub fn token_auth<A: iostack::socketioxide::adapter::Adapter>()
+-> AsyncFilterLayer<impl Fn(ConnectRequest<A>) -> Decision<A> + Clone> {
     AsyncFilterLayer::new(|mut req: ConnectRequest<A>| {
         let token = req
             .auth()
