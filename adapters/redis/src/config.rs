@@ -12,17 +12,19 @@ pub struct RedisConfig {
     pub(crate) prefix: Cow<'static, str>,
     pub(crate) request_timeout: Duration,
     pub(crate) connect_timeout: Duration,
+    pub(crate) keepalive: Duration,
 }
 
 impl RedisConfig {
     /// Redis at `url` (e.g. `redis://:password@host:6379/0`), key prefix `socket.io`,
-    /// 5 s request timeout, 3 s connect timeout.
+    /// 5 s request timeout, 3 s connect timeout, 1 s keepalive.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
             prefix: Cow::Borrowed("socket.io"),
             request_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(3),
+            keepalive: Duration::from_secs(1),
         }
     }
 
@@ -46,6 +48,12 @@ impl RedisConfig {
     /// How long one connection attempt (and one Redis command) may take.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// How often the connection is checked (and re-established after an outage); default 1 s.
+    pub fn keepalive(mut self, every: Duration) -> Self {
+        self.keepalive = every.max(Duration::from_millis(50));
         self
     }
 

@@ -46,6 +46,39 @@ pub struct RedisAdapter {
     config: RedisConfig,
     conn: tokio::sync::OnceCell<ConnectionManager>,
     dropped_broadcasts: Arc<AtomicU64>,
+    keepalive: std::sync::OnceLock<tokio::task::AbortHandle>,
+}
+
+impl Drop for RedisAdapter {
+    fn drop(&mut self) {
+        if let Some(task) = self.keepalive.get() {
+            task.abort();
+        }
+    }
+}
+
+/// Pings Redis at every `every`: a lost connection is re-established (and its channels
+/// resubscribed) on the next command, so a node that only listens must send one.
+fn keep_alive(conn: ConnectionManager, every: Duration) -> tokio::task::AbortHandle {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut was_up = true;
+        loop {
+            ticks.tick().await;
+            let up = redis::cmd("PING")
+                .query_async::<String>(&mut conn.clone())
+                .await
+                .is_ok();
+            match (was_up, up) {
+                (true, false) => tracing::error!("redis connection lost; retrying"),
+                (false, true) => tracing::info!("redis connection restored; channels resubscribed"),
+                _ => {}
+            }
+            was_up = up;
+        }
+    })
+    .abort_handle()
 }
 
 impl RedisAdapter {
@@ -60,6 +93,7 @@ impl RedisAdapter {
             config,
             conn: tokio::sync::OnceCell::new(),
             dropped_broadcasts: Arc::default(),
+            keepalive: std::sync::OnceLock::new(),
         }
     }
 
@@ -114,6 +148,9 @@ impl Adapter for RedisAdapter {
         let handlers: driver::Handlers = Arc::new(std::sync::RwLock::new(HashMap::new()));
         let conn = self.connect(handlers.clone()).await?;
         let _ = self.conn.set(conn.clone());
+        let _ = self
+            .keepalive
+            .set(keep_alive(conn.clone(), self.config.keepalive));
         let driver = ResilientDriver {
             conn,
             handlers,
