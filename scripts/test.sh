@@ -28,7 +28,12 @@ missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+command -v python3 >/dev/null || missing+=(python3)
+python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+
+step "MongoDB-compatible test server (SecantusDB in .venv)"
+bash scripts/setup-mongo.sh
 
 step "formatting and lints"
 cargo fmt --all -- --check

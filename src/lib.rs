@@ -25,6 +25,7 @@
 //! | [`memory`] | in-process adapter (the default) | always |
 //! | [`middleware`] | auth, connection log, IP allowlist, rate limit, event stats layers | always |
 //! | `redis` | Redis adapter: many nodes act as one | `redis` |
+//! | `mongo` | MongoDB adapter: many nodes act as one | `mongo` |
 //! | `testing` | test server and clients with bounded waits | `testing` |
 
 pub use iostack_core::*;
@@ -39,6 +40,10 @@ pub use iostack_middleware as middleware;
 /// The Redis adapter (crate `iostack-redis`).
 #[cfg(feature = "redis")]
 pub use iostack_redis as redis;
+
+/// The MongoDB adapter (crate `iostack-mongo`).
+#[cfg(feature = "mongo")]
+pub use iostack_mongo as mongo;
 
 /// Test support (crate `iostack-testing`): serve an app on a free port, drive it with real clients.
 #[cfg(feature = "testing")]

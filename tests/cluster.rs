@@ -11,8 +11,12 @@ use iostack::{
     memory::MemoryAdapter,
     rooms::{AutoJoinLayer, RoomRules},
 };
+use iostack_mongo::{MongoAdapter, MongoConfig};
 use iostack_redis::{RedisAdapter, RedisConfig};
-use iostack_testing::{TestClient, TestServer, services::RedisServer};
+use iostack_testing::{
+    TestClient, TestServer,
+    services::{MongoServer, RedisServer},
+};
 use serde_json::json;
 use tower::ServiceBuilder;
 
@@ -192,6 +196,20 @@ async fn cluster_suite_on_redis_three_nodes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_suite_on_mongo_three_nodes() {
+    let mongo = MongoServer::start().await.unwrap();
+    let adapter =
+        || MongoAdapter::new(MongoConfig::new(mongo.url()).request_timeout(Duration::from_secs(2)));
+    let nodes = [
+        node(adapter()).await,
+        node(adapter()).await,
+        node(adapter()).await,
+    ];
+    assert_eq!(nodes[0].io.adapter_name(), "mongo");
+    cluster_suite(&nodes).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_redis_fails_build_naming_the_url_without_password() {
     let port = iostack_testing::services::free_port().unwrap();
     let url = format!("redis://:hunter2@127.0.0.1:{port}");
@@ -204,6 +222,41 @@ async fn unreachable_redis_fails_build_naming_the_url_without_password() {
     let message = err.to_string();
     assert!(
         message.contains(&format!("redis://:***@127.0.0.1:{port}")),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongo_capped_collection_mode_carries_broadcasts() {
+    let mongo = MongoServer::start().await.unwrap();
+    let adapter = || {
+        MongoAdapter::new(
+            MongoConfig::new(mongo.url())
+                .collection("capped-events")
+                .expiration(iostack_mongo::Expiration::Capped(1 << 20)),
+        )
+    };
+    let nodes = [node(adapter()).await, node(adapter()).await];
+    let (mut far, _) = client(&nodes[1], "user:1").await;
+    nodes[0].io.emit("news", &"capped").await.unwrap();
+    assert_eq!(far.wait_for("news").await.unwrap(), vec![json!("capped")]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_mongo_fails_build_naming_the_url_without_password() {
+    let port = iostack_testing::services::free_port().unwrap();
+    let url = format!("mongodb://app:hunter2@127.0.0.1:{port}/?directConnection=true");
+    let config = MongoConfig::new(url).connect_timeout(Duration::from_millis(500));
+    let err = App::builder(())
+        .adapter(MongoAdapter::new(config))
+        .build()
+        .await
+        .err()
+        .unwrap();
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("mongodb://app:***@127.0.0.1:{port}")),
         "{message}"
     );
     assert!(!message.contains("hunter2"), "{message}");

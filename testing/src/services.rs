@@ -101,6 +101,78 @@ async fn ping(port: u16) -> bool {
         && &buf == b"+PONG\r\n"
 }
 
+/// A MongoDB-wire-compatible server of the test's own (SecantusDB, replica set `rs0`, change streams,
+/// 1 s TTL sweep) on a free port, with its data in a temporary folder; killed on drop.
+///
+/// Runs `scripts/mongo_server.py` with the Python of `.venv` (or `IOSTACK_PYTHON`); install it
+/// with `bash scripts/setup-mongo.sh`.
+#[derive(Debug)]
+pub struct MongoServer {
+    child: Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl MongoServer {
+    /// Starts the server on a free port and waits until it accepts connections.
+    pub async fn start() -> io::Result<Self> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let python = std::env::var_os("IOSTACK_PYTHON")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| root.join(".venv/bin/python"));
+        let port = free_port()?;
+        let dir = std::env::temp_dir().join(format!("iostack-mongo-{}-{port}", std::process::id()));
+        let missing = |e: io::Error| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot start the MongoDB test server with {} ({e}): run `bash scripts/setup-mongo.sh`",
+                    python.display()
+                ),
+            )
+        };
+        let mut child = Command::new(&python)
+            .arg(root.join("scripts/mongo_server.py"))
+            .args(["--port", &port.to_string(), "--dir"])
+            .arg(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(missing)?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let ready = tokio::task::spawn_blocking(move || {
+            use std::io::BufRead;
+            let mut line = String::new();
+            std::io::BufReader::new(stdout)
+                .read_line(&mut line)
+                .map(|_| line)
+        });
+        let server = Self { child, port, dir };
+        match tokio::time::timeout(Duration::from_secs(30), ready).await {
+            Ok(Ok(Ok(line))) if line.starts_with("ready") => Ok(server),
+            _ => Err(io::Error::other(format!(
+                "the MongoDB test server on port {port} did not start: run `bash scripts/setup-mongo.sh`"
+            ))),
+        }
+    }
+
+    /// `mongodb://127.0.0.1:<port>/?replicaSet=rs0&directConnection=true`.
+    pub fn url(&self) -> String {
+        format!(
+            "mongodb://127.0.0.1:{}/?replicaSet=rs0&directConnection=true",
+            self.port
+        )
+    }
+}
+
+impl Drop for MongoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// A port that was free a moment ago.
 pub fn free_port() -> io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
