@@ -63,6 +63,16 @@ impl RawClient {
         }
     }
 
+    /// The next event packet (`42[...]`), as text after the `42`.
+    pub(crate) async fn next_event(&mut self) -> String {
+        loop {
+            let text = self.next_text().await;
+            if let Some(event) = text.strip_prefix("42") {
+                return event.to_owned();
+            }
+        }
+    }
+
     /// Emits `event` with `payload` (JSON text) and an ack id, and waits for that ack.
     pub(crate) async fn emit_with_ack(&mut self, id: u64, event: &str, payload: &str) {
         self.send(format!("42{id}[\"{event}\",{payload}]")).await;
