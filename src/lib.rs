@@ -26,9 +26,45 @@
 //! | [`middleware`] | auth, connection log, IP allowlist, rate limit, event stats layers | always |
 //! | `redis` | Redis adapter: many nodes act as one | `redis` |
 //! | `mongo` | MongoDB adapter: many nodes act as one | `mongo` |
+//! | [`hooks`] | the `#[hooks]` attribute | `macros` (default) |
 //! | `testing` | test server and clients with bounded waits | `testing` |
 
 pub use iostack_core::*;
+
+/// Turns an annotated `impl` block into a [`Hooks`] implementation (crate `iostack-macros`).
+///
+/// ```
+/// use iostack::{App, HookError, Identity, InitContext, extract::{AckSender, Data, SocketRef}};
+///
+/// #[derive(Clone, Default)]
+/// struct AppState;
+///
+/// struct Chat;
+///
+/// #[iostack::hooks]
+/// impl Chat {
+///     async fn init(&self, cx: &mut InitContext<AppState>) -> Result<(), HookError> {
+///         tracing::info!(adapter = cx.io.adapter_name(), "chat ready");
+///         Ok(())
+///     }
+///
+///     #[on_connection(ns = "/chat")]
+///     async fn joined(&self, socket: SocketRef) {
+///         let _ = socket.emit("welcome", &"hi");
+///     }
+///
+///     #[event("echo", ns = "/chat")]
+///     async fn echo(&self, Data(v): Data<serde_json::Value>, ack: AckSender) {
+///         let _ = ack.send(&v);
+///     }
+/// }
+///
+/// # async fn run() -> Result<(), iostack::BuildError> {
+/// let app = App::builder(AppState).hooks(Chat).build().await?;
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "macros")]
+pub use iostack_macros::hooks;
 
 /// The in-process adapter (crate `iostack-memory`).
 pub use iostack_memory as memory;

@@ -45,6 +45,10 @@ impl<S, A: IoAdapter> AppContext<S, A> {
 ///     }
 /// }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an event handler argument",
+    note = "arguments must implement `FromEvent`: SocketRef, Data<T>, TryData<T>, AckSender, Event, State<S>, Identity, Option<Identity>, Io, or your own type"
+)]
 pub trait FromEvent<S, A: IoAdapter>: Sized {
     /// Extracts the argument, or refuses the event with the error the client will read.
     fn from_event(req: &mut EventRequest<A>, cx: &AppContext<S, A>) -> Result<Self, EventError>;

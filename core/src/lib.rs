@@ -74,3 +74,6 @@ pub use session::EventOptions;
 pub use shutdown::{SHUTDOWN_EVENT, ShutdownOptions};
 
 pub use socketioxide;
+
+#[doc(hidden)]
+pub use async_trait::async_trait;

@@ -1,0 +1,302 @@
+//! From the annotated `impl` block to the `Hooks` implementation.
+
+use std::collections::HashSet;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::{FnArg, ImplItem, ImplItemFn, ItemImpl, LitStr, Type, spanned::Spanned};
+
+use crate::args::{parse_hooks_args, parse_method_args};
+
+const LIFECYCLE: [&str; 3] = ["on_connection", "on_disconnect", "on_shutdown"];
+
+/// A method marked with one of our attributes.
+struct Marked {
+    kind: &'static str,
+    ns: Option<LitStr>,
+    event: Option<LitStr>,
+    method: ImplItemFn,
+}
+
+pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let args = parse_hooks_args(attr)?;
+    let mut block: ItemImpl = syn::parse2(item)?;
+    if let Some((_, path, _)) = &block.trait_ {
+        return Err(syn::Error::new_spanned(path, "#[hooks] goes on an inherent `impl Type { ... }` block"));
+    }
+    let mut errors: Option<syn::Error> = None;
+    let mut push = |e: syn::Error| match &mut errors {
+        Some(all) => all.combine(e),
+        None => errors = Some(e),
+    };
+
+    let mut marked = Vec::new();
+    let mut init = None;
+    for item in &block.items {
+        let ImplItem::Fn(method) = item else { continue };
+        match classify(method) {
+            Ok(Some(m)) => marked.push(m),
+            Ok(None) => {}
+            Err(e) => push(e),
+        }
+        if method.sig.ident == "init" {
+            match init_types(method) {
+                Ok(types) => init = Some(types),
+                Err(e) => push(e),
+            }
+        }
+    }
+    for m in &marked {
+        if let Err(e) = check_method(&m.method, m.kind) {
+            push(e);
+        }
+    }
+    let mut seen = HashSet::new();
+    for m in marked.iter().filter(|m| m.kind == "event") {
+        let event = m.event.as_ref().expect("events have names");
+        let ns = m.ns.as_ref().map_or("/".to_owned(), LitStr::value);
+        if !seen.insert((ns.clone(), event.value())) {
+            push(syn::Error::new_spanned(
+                event,
+                format!("event `{}` is registered twice in namespace `{ns}`", event.value()),
+            ));
+        }
+    }
+
+    let (init_state, init_adapter) = init.clone().unwrap_or((None, None));
+    let state = args.state.or(init_state);
+    let adapter = args
+        .adapter
+        .or(init_adapter)
+        .unwrap_or_else(|| syn::parse_quote!(::iostack::socketioxide::adapter::LocalAdapter));
+    let Some(state) = state else {
+        push(syn::Error::new(
+            Span::call_site(),
+            "#[hooks] cannot tell the app state type: add `#[hooks(state = YourState)]` or an \
+             `async fn init(&self, cx: &mut InitContext<YourState>) -> Result<(), HookError>`",
+        ));
+        return Err(errors.expect("just pushed"));
+    };
+    if let Some(e) = errors {
+        return Err(e);
+    }
+
+    let self_ty = block.self_ty.clone();
+    let name = self_ty.to_token_stream().to_string().replace(' ', "");
+    let routes = marked.iter().filter(|m| m.kind == "event").map(|m| route(m, &state, &adapter));
+    let init_fn = init.is_some().then(|| {
+        quote! {
+            async fn init(&self, cx: &mut ::iostack::InitContext<#state, #adapter>) -> ::std::result::Result<(), ::iostack::HookError> {
+                <#self_ty>::init(self, cx).await
+            }
+        }
+    });
+    let connection = lifecycle_calls(&marked, "on_connection")?;
+    let disconnect = lifecycle_calls(&marked, "on_disconnect")?;
+    let shutdown = lifecycle_calls(&marked, "on_shutdown")?;
+    strip_hook_attributes(&mut block);
+
+    Ok(quote! {
+        #block
+
+        #[::iostack::async_trait]
+        impl ::iostack::Hooks<#state, #adapter> for #self_ty {
+            fn name(&self) -> &str {
+                #name
+            }
+
+            #[allow(unused_variables)]
+            fn routes(self: ::std::sync::Arc<Self>, routes: &mut ::iostack::HookRoutes<#state, #adapter>) {
+                #(#routes)*
+            }
+
+            #init_fn
+
+            #[allow(unused_variables)]
+            async fn on_connection(&self, socket: &::iostack::extract::SocketRef<#adapter>) {
+                #(#connection)*
+            }
+
+            #[allow(unused_variables)]
+            async fn on_disconnect(&self, socket: &::iostack::extract::SocketRef<#adapter>, reason: ::iostack::extract::DisconnectReason) {
+                #(#disconnect)*
+            }
+
+            #[allow(unused_variables)]
+            async fn on_shutdown(&self, io: &::iostack::Io<#adapter>) {
+                #(#shutdown)*
+            }
+        }
+    })
+}
+
+/// Which of our attributes a method carries, if any; typos of the lifecycle ones are errors.
+fn classify(method: &ImplItemFn) -> syn::Result<Option<Marked>> {
+    let mut found: Option<Marked> = None;
+    for attr in &method.attrs {
+        let Some(ident) = attr.path().get_ident().map(ToString::to_string) else { continue };
+        let kind = match ident.as_str() {
+            "event" => "event",
+            "on_connection" => "on_connection",
+            "on_disconnect" => "on_disconnect",
+            "on_shutdown" => "on_shutdown",
+            other if other.starts_with("on_") => {
+                return Err(syn::Error::new_spanned(
+                    attr,
+                    format!("unknown hook attribute `#[{other}]`: expected one of #[event(\"name\")], #[on_connection], #[on_disconnect], #[on_shutdown]"),
+                ));
+            }
+            _ => continue,
+        };
+        if found.is_some() {
+            return Err(syn::Error::new_spanned(attr, "a method takes one hook attribute"));
+        }
+        let args = parse_method_args(attr, kind, kind == "event")?;
+        if kind == "on_shutdown" && args.ns.is_some() {
+            return Err(syn::Error::new_spanned(attr, "#[on_shutdown] takes no namespace"));
+        }
+        found = Some(Marked {
+            kind,
+            ns: args.ns,
+            event: args.event,
+            method: method.clone(),
+        });
+    }
+    Ok(found)
+}
+
+/// Hook methods are `async` and take `&self`.
+fn check_method(method: &ImplItemFn, kind: &str) -> syn::Result<()> {
+    if method.sig.asyncness.is_none() {
+        return Err(syn::Error::new_spanned(&method.sig.fn_token, format!("#[{kind}] methods must be `async`")));
+    }
+    match method.sig.inputs.first() {
+        Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() => Ok(()),
+        Some(other) => Err(syn::Error::new_spanned(other, format!("#[{kind}] methods take `&self` first"))),
+        None => Err(syn::Error::new_spanned(&method.sig, format!("#[{kind}] methods take `&self` first"))),
+    }
+}
+
+/// The state (and adapter) types of `init(&self, cx: &mut InitContext<S[, A]>)`.
+fn init_types(method: &ImplItemFn) -> syn::Result<(Option<Type>, Option<Type>)> {
+    let wrong = || {
+        syn::Error::new_spanned(
+            &method.sig,
+            "`init` must be `async fn init(&self, cx: &mut InitContext<State>) -> Result<(), HookError>`",
+        )
+    };
+    check_method(method, "init").map_err(|_| wrong())?;
+    let inputs: Vec<_> = method.sig.inputs.iter().skip(1).collect();
+    let [FnArg::Typed(cx)] = inputs.as_slice() else { return Err(wrong()) };
+    let Type::Reference(reference) = &*cx.ty else { return Err(wrong()) };
+    if reference.mutability.is_none() || matches!(method.sig.output, syn::ReturnType::Default) {
+        return Err(wrong());
+    }
+    let Type::Path(path) = &*reference.elem else { return Err(wrong()) };
+    let last = path.path.segments.last().ok_or_else(wrong)?;
+    if last.ident != "InitContext" {
+        return Err(wrong());
+    }
+    let syn::PathArguments::AngleBracketed(generics) = &last.arguments else { return Err(wrong()) };
+    let mut types = generics.args.iter().filter_map(|a| match a {
+        syn::GenericArgument::Type(t) => Some(t.clone()),
+        _ => None,
+    });
+    Ok((types.next(), types.next()))
+}
+
+/// Registers one `#[event]` method.
+fn route(m: &Marked, state: &Type, adapter: &Type) -> TokenStream {
+    let method = &m.method.sig.ident;
+    let event = m.event.as_ref().expect("events have names");
+    let ns = m.ns.as_ref().map_or("/".to_owned(), LitStr::value);
+    let types: Vec<&Type> = typed_args(&m.method).collect();
+    let idents: Vec<_> = (0..types.len()).map(|i| format_ident!("__arg{}", i)).collect();
+    let asserts = types.iter().map(|ty| {
+        quote_spanned! {ty.span()=>
+            {
+                fn __iostack_extractor<__T: ::iostack::FromEvent<#state, #adapter>>() {}
+                __iostack_extractor::<#ty>();
+            }
+        }
+    });
+    quote! {
+        #(#asserts)*
+        {
+            let this = ::std::clone::Clone::clone(&self);
+            routes.on(#ns, #event, move |#(#idents: #types),*| {
+                let this = ::std::clone::Clone::clone(&this);
+                async move { this.#method(#(#idents),*).await }
+            });
+        }
+    }
+}
+
+fn typed_args(method: &ImplItemFn) -> impl Iterator<Item = &Type> {
+    method.sig.inputs.iter().filter_map(|arg| match arg {
+        FnArg::Typed(t) => Some(&*t.ty),
+        FnArg::Receiver(_) => None,
+    })
+}
+
+/// Calls to every `kind` method, in declaration order, with arguments picked by type.
+fn lifecycle_calls(marked: &[Marked], kind: &str) -> syn::Result<Vec<TokenStream>> {
+    let mut calls = Vec::new();
+    for m in marked.iter().filter(|m| m.kind == kind) {
+        let method = &m.method.sig.ident;
+        let mut needs_identity = false;
+        let mut args = Vec::new();
+        for ty in typed_args(&m.method) {
+            let arg = match (type_name(ty).as_deref(), kind) {
+                (Some("SocketRef"), "on_connection" | "on_disconnect") => quote!(::std::clone::Clone::clone(socket)),
+                (Some("Identity"), "on_connection" | "on_disconnect") => {
+                    needs_identity = true;
+                    quote!(::std::clone::Clone::clone(identity.as_ref().unwrap()))
+                }
+                (Some("Option"), "on_connection" | "on_disconnect") => quote!(::std::clone::Clone::clone(&identity)),
+                (Some("DisconnectReason"), "on_disconnect") => quote!(reason),
+                (Some("Io"), "on_shutdown") => quote!(::std::clone::Clone::clone(io)),
+                _ => {
+                    let expected = match kind {
+                        "on_shutdown" => "Io",
+                        "on_disconnect" => "SocketRef, Identity, Option<Identity>, DisconnectReason",
+                        _ => "SocketRef, Identity, Option<Identity>",
+                    };
+                    return Err(syn::Error::new_spanned(ty, format!("#[{kind}] methods take arguments of these types only: {expected}")));
+                }
+            };
+            args.push(arg);
+        }
+        let identity = (kind != "on_shutdown").then(|| quote!(let identity = socket.extensions.get::<::iostack::Identity>();));
+        let call = if needs_identity {
+            quote!({ if identity.is_some() { self.#method(#(#args),*).await; } })
+        } else {
+            quote!({ self.#method(#(#args),*).await; })
+        };
+        calls.push(match &m.ns {
+            Some(ns) => quote!({ #identity if socket.ns() == #ns #call }),
+            None => quote!({ #identity #call }),
+        });
+    }
+    Ok(calls)
+}
+
+/// The last path segment of a type (`Option` for `Option<Identity>`).
+fn type_name(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+        _ => None,
+    }
+}
+
+/// Removes our attributes from the methods, so the block compiles as plain Rust.
+pub(crate) fn strip_hook_attributes(block: &mut ItemImpl) {
+    for item in &mut block.items {
+        if let ImplItem::Fn(method) = item {
+            method.attrs.retain(|a| {
+                let name = a.path().get_ident().map(ToString::to_string).unwrap_or_default();
+                name != "event" && !LIFECYCLE.contains(&name.as_str())
+            });
+        }
+    }
+}
