@@ -56,7 +56,9 @@ impl Chat {
 
     #[on_disconnect(ns = "/chat")]
     async fn left(&self, socket: SocketRef, reason: DisconnectReason) {
-        let _ = self.disconnected.send(format!("{}:{reason:?}", socket.ns()));
+        let _ = self
+            .disconnected
+            .send(format!("{}:{reason:?}", socket.ns()));
     }
 
     /// An ordinary method stays callable.
@@ -80,7 +82,8 @@ struct Second;
 #[iostack::hooks]
 impl Second {
     async fn init(&self, cx: &mut InitContext<State>) -> Result<(), HookError> {
-        cx.state.push(format!("second:init:{}", cx.io.adapter_name()));
+        cx.state
+            .push(format!("second:init:{}", cx.io.adapter_name()));
         Ok(())
     }
 }
@@ -103,8 +106,15 @@ async fn macro_hooks_run_in_order_in_their_namespace_behind_the_stacks() {
     let server = TestServer::start(app).await.unwrap();
 
     // The namespace's connect stack applies to macro-registered handlers.
-    let refused = TestClient::builder(server.url()).namespace("/chat").connect().await.unwrap_err();
-    assert!(matches!(&refused, TestError::Refused(m) if m == "Authentication required"), "{refused}");
+    let refused = TestClient::builder(server.url())
+        .namespace("/chat")
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, TestError::Refused(m) if m == "Authentication required"),
+        "{refused}"
+    );
 
     let mut client = TestClient::builder(server.url())
         .namespace("/chat")
@@ -112,24 +122,48 @@ async fn macro_hooks_run_in_order_in_their_namespace_behind_the_stacks() {
         .connect()
         .await
         .unwrap();
-    assert_eq!(client.wait_for("welcome").await.unwrap(), vec![json!("4")], "on_connection ran first");
+    assert_eq!(
+        client.wait_for("welcome").await.unwrap(),
+        vec![json!("4")],
+        "on_connection ran first"
+    );
     let reply = client.emit_with_ack("say", "hello").await.unwrap();
     assert_eq!(reply, json!([{ "ns": "/chat", "text": "hello" }]));
     // A bad payload is answered like any handler's.
-    let reply = client.emit_with_ack("say", json!({ "not": "text" })).await.unwrap();
-    assert!(reply[0]["error"]["message"].as_str().unwrap().starts_with("Invalid payload for `say`"));
+    let reply = client
+        .emit_with_ack("say", json!({ "not": "text" }))
+        .await
+        .unwrap();
+    assert!(
+        reply[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid payload for `say`")
+    );
 
     // `whoami` lives in `/`, not in `/chat`.
     let reply = client.emit_with_ack("whoami", json!(null)).await.unwrap();
-    assert_eq!(reply, json!([{ "error": { "message": "Unknown event `whoami`" } }]));
+    assert_eq!(
+        reply,
+        json!([{ "error": { "message": "Unknown event `whoami`" } }])
+    );
     let root = TestClient::connect(&server.url()).await.unwrap();
-    assert_eq!(root.emit_with_ack("whoami", json!(null)).await.unwrap(), json!([null]));
+    assert_eq!(
+        root.emit_with_ack("whoami", json!(null)).await.unwrap(),
+        json!([null])
+    );
 
     client.disconnect().await.unwrap();
-    let left = tokio::time::timeout(iostack_testing::WAIT, disconnected.recv()).await.unwrap();
+    let left = tokio::time::timeout(iostack_testing::WAIT, disconnected.recv())
+        .await
+        .unwrap();
     assert_eq!(left.as_deref(), Some("/chat:ClientNSDisconnect"));
 
     let mut root = root;
     server.stop().await.unwrap();
-    assert_eq!(root.wait_for("bye").await.unwrap(), vec![json!(1)], "on_shutdown ran");
+    assert_eq!(
+        root.wait_for("bye").await.unwrap(),
+        vec![json!(1)],
+        "on_shutdown ran"
+    );
 }

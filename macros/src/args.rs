@@ -14,7 +14,10 @@ pub(crate) fn parse_hooks_args(attr: proc_macro2::TokenStream) -> syn::Result<Ho
     let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(attr)?;
     for meta in metas {
         let Meta::NameValue(nv) = &meta else {
-            return Err(syn::Error::new_spanned(meta, "expected `state = Type` or `adapter = Type` in #[hooks]"));
+            return Err(syn::Error::new_spanned(
+                meta,
+                "expected `state = Type` or `adapter = Type` in #[hooks]",
+            ));
         };
         let ty: Type = syn::parse2(quote::ToTokens::to_token_stream(&nv.value))?;
         if nv.path.is_ident("state") {
@@ -38,21 +41,44 @@ pub(crate) struct MethodArgs {
 }
 
 /// Parses a method attribute; `takes_event` says whether a leading event name is required.
-pub(crate) fn parse_method_args(attr: &syn::Attribute, name: &str, takes_event: bool) -> syn::Result<MethodArgs> {
-    let mut args = MethodArgs { event: None, ns: None };
+pub(crate) fn parse_method_args(
+    attr: &syn::Attribute,
+    name: &str,
+    takes_event: bool,
+) -> syn::Result<MethodArgs> {
+    let mut args = MethodArgs {
+        event: None,
+        ns: None,
+    };
     let metas = match &attr.meta {
         Meta::Path(_) => Punctuated::new(),
-        Meta::List(list) => Punctuated::<Expr, Token![,]>::parse_terminated.parse2(list.tokens.clone())?,
-        Meta::NameValue(nv) => return Err(syn::Error::new_spanned(nv, format!("expected #[{name}(...)]"))),
+        Meta::List(list) => {
+            Punctuated::<Expr, Token![,]>::parse_terminated.parse2(list.tokens.clone())?
+        }
+        Meta::NameValue(nv) => {
+            return Err(syn::Error::new_spanned(
+                nv,
+                format!("expected #[{name}(...)]"),
+            ));
+        }
     };
     for (i, expr) in metas.into_iter().enumerate() {
         match expr {
-            Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) if i == 0 && takes_event => args.event = Some(s),
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) if i == 0 && takes_event => args.event = Some(s),
             Expr::Assign(assign) => {
                 let is_ns = matches!(&*assign.left, Expr::Path(p) if p.path.is_ident("ns"));
                 match (*assign.right).clone() {
-                    Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) if is_ns => args.ns = Some(s),
-                    _ if is_ns => return Err(syn::Error::new_spanned(assign.right, "`ns` takes a string, e.g. ns = \"/chat\"")),
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Str(s), ..
+                    }) if is_ns => args.ns = Some(s),
+                    _ if is_ns => {
+                        return Err(syn::Error::new_spanned(
+                            assign.right,
+                            "`ns` takes a string, e.g. ns = \"/chat\"",
+                        ));
+                    }
                     _ => {
                         return Err(syn::Error::new_spanned(
                             assign.left,
@@ -67,12 +93,18 @@ pub(crate) fn parse_method_args(attr: &syn::Attribute, name: &str, takes_event: 
                 } else {
                     "expected `ns = \"/path\"`"
                 };
-                return Err(syn::Error::new_spanned(other, format!("unexpected argument for #[{name}]: {expected}")));
+                return Err(syn::Error::new_spanned(
+                    other,
+                    format!("unexpected argument for #[{name}]: {expected}"),
+                ));
             }
         }
     }
     if takes_event && args.event.is_none() {
-        return Err(syn::Error::new_spanned(attr, format!("#[{name}] needs the event name: #[{name}(\"name\")]")));
+        return Err(syn::Error::new_spanned(
+            attr,
+            format!("#[{name}] needs the event name: #[{name}(\"name\")]"),
+        ));
     }
     if let Some(ns) = &args.ns
         && !ns.value().starts_with('/')

@@ -22,7 +22,10 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let args = parse_hooks_args(attr)?;
     let mut block: ItemImpl = syn::parse2(item)?;
     if let Some((_, path, _)) = &block.trait_ {
-        return Err(syn::Error::new_spanned(path, "#[hooks] goes on an inherent `impl Type { ... }` block"));
+        return Err(syn::Error::new_spanned(
+            path,
+            "#[hooks] goes on an inherent `impl Type { ... }` block",
+        ));
     }
     let mut errors: Option<syn::Error> = None;
     let mut push = |e: syn::Error| match &mut errors {
@@ -58,7 +61,10 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         if !seen.insert((ns.clone(), event.value())) {
             push(syn::Error::new_spanned(
                 event,
-                format!("event `{}` is registered twice in namespace `{ns}`", event.value()),
+                format!(
+                    "event `{}` is registered twice in namespace `{ns}`",
+                    event.value()
+                ),
             ));
         }
     }
@@ -83,7 +89,10 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
 
     let self_ty = block.self_ty.clone();
     let name = self_ty.to_token_stream().to_string().replace(' ', "");
-    let routes = marked.iter().filter(|m| m.kind == "event").map(|m| route(m, &state, &adapter));
+    let routes = marked
+        .iter()
+        .filter(|m| m.kind == "event")
+        .map(|m| route(m, &state, &adapter));
     let init_fn = init.is_some().then(|| {
         quote! {
             async fn init(&self, cx: &mut ::iostack::InitContext<#state, #adapter>) -> ::std::result::Result<(), ::iostack::HookError> {
@@ -134,7 +143,9 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
 fn classify(method: &ImplItemFn) -> syn::Result<Option<Marked>> {
     let mut found: Option<Marked> = None;
     for attr in &method.attrs {
-        let Some(ident) = attr.path().get_ident().map(ToString::to_string) else { continue };
+        let Some(ident) = attr.path().get_ident().map(ToString::to_string) else {
+            continue;
+        };
         let kind = match ident.as_str() {
             "event" => "event",
             "on_connection" => "on_connection",
@@ -143,17 +154,25 @@ fn classify(method: &ImplItemFn) -> syn::Result<Option<Marked>> {
             other if other.starts_with("on_") => {
                 return Err(syn::Error::new_spanned(
                     attr,
-                    format!("unknown hook attribute `#[{other}]`: expected one of #[event(\"name\")], #[on_connection], #[on_disconnect], #[on_shutdown]"),
+                    format!(
+                        "unknown hook attribute `#[{other}]`: expected one of #[event(\"name\")], #[on_connection], #[on_disconnect], #[on_shutdown]"
+                    ),
                 ));
             }
             _ => continue,
         };
         if found.is_some() {
-            return Err(syn::Error::new_spanned(attr, "a method takes one hook attribute"));
+            return Err(syn::Error::new_spanned(
+                attr,
+                "a method takes one hook attribute",
+            ));
         }
         let args = parse_method_args(attr, kind, kind == "event")?;
         if kind == "on_shutdown" && args.ns.is_some() {
-            return Err(syn::Error::new_spanned(attr, "#[on_shutdown] takes no namespace"));
+            return Err(syn::Error::new_spanned(
+                attr,
+                "#[on_shutdown] takes no namespace",
+            ));
         }
         found = Some(Marked {
             kind,
@@ -168,12 +187,21 @@ fn classify(method: &ImplItemFn) -> syn::Result<Option<Marked>> {
 /// Hook methods are `async` and take `&self`.
 fn check_method(method: &ImplItemFn, kind: &str) -> syn::Result<()> {
     if method.sig.asyncness.is_none() {
-        return Err(syn::Error::new_spanned(&method.sig.fn_token, format!("#[{kind}] methods must be `async`")));
+        return Err(syn::Error::new_spanned(
+            method.sig.fn_token,
+            format!("#[{kind}] methods must be `async`"),
+        ));
     }
     match method.sig.inputs.first() {
         Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() => Ok(()),
-        Some(other) => Err(syn::Error::new_spanned(other, format!("#[{kind}] methods take `&self` first"))),
-        None => Err(syn::Error::new_spanned(&method.sig, format!("#[{kind}] methods take `&self` first"))),
+        Some(other) => Err(syn::Error::new_spanned(
+            other,
+            format!("#[{kind}] methods take `&self` first"),
+        )),
+        None => Err(syn::Error::new_spanned(
+            &method.sig,
+            format!("#[{kind}] methods take `&self` first"),
+        )),
     }
 }
 
@@ -187,17 +215,25 @@ fn init_types(method: &ImplItemFn) -> syn::Result<(Option<Type>, Option<Type>)> 
     };
     check_method(method, "init").map_err(|_| wrong())?;
     let inputs: Vec<_> = method.sig.inputs.iter().skip(1).collect();
-    let [FnArg::Typed(cx)] = inputs.as_slice() else { return Err(wrong()) };
-    let Type::Reference(reference) = &*cx.ty else { return Err(wrong()) };
+    let [FnArg::Typed(cx)] = inputs.as_slice() else {
+        return Err(wrong());
+    };
+    let Type::Reference(reference) = &*cx.ty else {
+        return Err(wrong());
+    };
     if reference.mutability.is_none() || matches!(method.sig.output, syn::ReturnType::Default) {
         return Err(wrong());
     }
-    let Type::Path(path) = &*reference.elem else { return Err(wrong()) };
+    let Type::Path(path) = &*reference.elem else {
+        return Err(wrong());
+    };
     let last = path.path.segments.last().ok_or_else(wrong)?;
     if last.ident != "InitContext" {
         return Err(wrong());
     }
-    let syn::PathArguments::AngleBracketed(generics) = &last.arguments else { return Err(wrong()) };
+    let syn::PathArguments::AngleBracketed(generics) = &last.arguments else {
+        return Err(wrong());
+    };
     let mut types = generics.args.iter().filter_map(|a| match a {
         syn::GenericArgument::Type(t) => Some(t.clone()),
         _ => None,
@@ -211,7 +247,9 @@ fn route(m: &Marked, state: &Type, adapter: &Type) -> TokenStream {
     let event = m.event.as_ref().expect("events have names");
     let ns = m.ns.as_ref().map_or("/".to_owned(), LitStr::value);
     let types: Vec<&Type> = typed_args(&m.method).collect();
-    let idents: Vec<_> = (0..types.len()).map(|i| format_ident!("__arg{}", i)).collect();
+    let idents: Vec<_> = (0..types.len())
+        .map(|i| format_ident!("__arg{}", i))
+        .collect();
     let asserts = types.iter().map(|ty| {
         quote_spanned! {ty.span()=>
             {
@@ -248,26 +286,36 @@ fn lifecycle_calls(marked: &[Marked], kind: &str) -> syn::Result<Vec<TokenStream
         let mut args = Vec::new();
         for ty in typed_args(&m.method) {
             let arg = match (type_name(ty).as_deref(), kind) {
-                (Some("SocketRef"), "on_connection" | "on_disconnect") => quote!(::std::clone::Clone::clone(socket)),
+                (Some("SocketRef"), "on_connection" | "on_disconnect") => {
+                    quote!(::std::clone::Clone::clone(socket))
+                }
                 (Some("Identity"), "on_connection" | "on_disconnect") => {
                     needs_identity = true;
                     quote!(::std::clone::Clone::clone(identity.as_ref().unwrap()))
                 }
-                (Some("Option"), "on_connection" | "on_disconnect") => quote!(::std::clone::Clone::clone(&identity)),
+                (Some("Option"), "on_connection" | "on_disconnect") => {
+                    quote!(::std::clone::Clone::clone(&identity))
+                }
                 (Some("DisconnectReason"), "on_disconnect") => quote!(reason),
                 (Some("Io"), "on_shutdown") => quote!(::std::clone::Clone::clone(io)),
                 _ => {
                     let expected = match kind {
                         "on_shutdown" => "Io",
-                        "on_disconnect" => "SocketRef, Identity, Option<Identity>, DisconnectReason",
+                        "on_disconnect" => {
+                            "SocketRef, Identity, Option<Identity>, DisconnectReason"
+                        }
                         _ => "SocketRef, Identity, Option<Identity>",
                     };
-                    return Err(syn::Error::new_spanned(ty, format!("#[{kind}] methods take arguments of these types only: {expected}")));
+                    return Err(syn::Error::new_spanned(
+                        ty,
+                        format!("#[{kind}] methods take arguments of these types only: {expected}"),
+                    ));
                 }
             };
             args.push(arg);
         }
-        let identity = (kind != "on_shutdown").then(|| quote!(let identity = socket.extensions.get::<::iostack::Identity>();));
+        let identity = (kind != "on_shutdown")
+            .then(|| quote!(let identity = socket.extensions.get::<::iostack::Identity>();));
         let call = if needs_identity {
             quote!({ if identity.is_some() { self.#method(#(#args),*).await; } })
         } else {
@@ -294,8 +342,13 @@ pub(crate) fn strip_hook_attributes(block: &mut ItemImpl) {
     for item in &mut block.items {
         if let ImplItem::Fn(method) = item {
             method.attrs.retain(|a| {
-                let name = a.path().get_ident().map(ToString::to_string).unwrap_or_default();
-                name != "event" && !LIFECYCLE.contains(&name.as_str())
+                let name = a
+                    .path()
+                    .get_ident()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                // Unknown `on_*` attributes are reported as errors; dropping them avoids a second error.
+                name != "event" && !LIFECYCLE.contains(&name.as_str()) && !name.starts_with("on_")
             });
         }
     }

@@ -1,0 +1,9 @@
+struct H;
+
+#[iostack::hooks(state = ())]
+impl H {
+    #[event("x")]
+    async fn x(&self, _name: String) {}
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+struct H;
+
+#[iostack::hooks(store = ())]
+impl H {}
+
+fn main() {}
