@@ -26,7 +26,7 @@ use tower::ServiceBuilder;
 
 const CLIENTS: usize = 50;
 const ROUND: Duration = Duration::from_secs(2);
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 const SECRET: &str = "bench-secret";
 
 async fn echo(Data(v): Data<Value>, ack: AckSender) {
@@ -62,8 +62,20 @@ fn rate_limit() -> RateLimitLayer {
     RateLimitLayer::per_socket(1_000_000, Duration::from_secs(1))
 }
 
+/// The same echo handler, registered by `#[iostack::hooks]`.
+struct EchoHooks;
+
+#[iostack::hooks(state = ())]
+impl EchoHooks {
+    #[event("echo")]
+    async fn echo(&self, data: Data<Value>, ack: AckSender) {
+        echo(data, ack).await
+    }
+}
+
 async fn variants() -> Vec<(&'static str, SocketAddr, bool)> {
     let empty = App::builder(()).on("echo", echo).build().await.unwrap();
+    let macro_registered = App::builder(()).hooks(EchoHooks).build().await.unwrap();
     let limited = App::builder(())
         .on_event(rate_limit())
         .on("echo", echo)
@@ -95,6 +107,11 @@ async fn variants() -> Vec<(&'static str, SocketAddr, bool)> {
     vec![
         ("bare socketioxide", bare().await, false),
         ("iostack, empty stacks", serve(empty).await, false),
+        (
+            "iostack, #[hooks] handler",
+            serve(macro_registered).await,
+            false,
+        ),
         ("iostack, rate limit", serve(limited).await, false),
         ("iostack, event stats", serve(counted).await, false),
         ("iostack, all five layers", serve(full).await, true),

@@ -1,18 +1,21 @@
-// The quick start example, driven by the official socket.io-client over websocket and polling.
+// The quick start example, and the same server written with #[hooks], driven by the official
+// socket.io-client over websocket and polling.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startExample, connect, next, TRANSPORTS, WAIT_MS } from "./support.mjs";
 
-let server;
+const servers = {};
 before(async () => {
-  server = await startExample("quickstart");
+  servers.quickstart = await startExample("quickstart");
+  servers.hooks = await startExample("hooks");
 });
 after(async () => {
-  await server?.stop();
+  await Promise.all(Object.values(servers).map((s) => s.stop()));
 });
 
-for (const transports of TRANSPORTS) {
-  const via = transports[0];
+for (const [example, transports] of ["quickstart", "hooks"].flatMap((e) => TRANSPORTS.map((t) => [e, t]))) {
+  const via = `${example}, ${transports[0]}`;
+  const server = { get url() { return servers[example].url; } };
 
   test(`echo answers with the same payload (${via})`, async () => {
     const socket = await connect(server.url, { transports });
