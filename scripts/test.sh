@@ -32,6 +32,23 @@ command -v python3 >/dev/null || missing+=(python3)
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
+step "PostgreSQL for the channel store tests"
+pg_url="${IOSTACK_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432}"
+pg_ok() { psql "$pg_url/postgres" -tAc 'select 1' >/dev/null 2>&1; }
+if ! pg_ok; then
+  command -v pg_ctlcluster >/dev/null || apt_install postgresql
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -q && break; sleep 1; done
+  if ! pg_ok; then
+    # A fresh Debian cluster wants a password over TCP: give postgres one for the tests.
+    as_root su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'iostack'\""
+    pg_url="postgres://postgres:iostack@127.0.0.1:5432"
+  fi
+  pg_ok || fail "PostgreSQL is not reachable at $pg_url"
+fi
+export IOSTACK_TEST_PG_URL="$pg_url"
+
 step "MongoDB-compatible test server (SecantusDB in .venv)"
 bash scripts/setup-mongo.sh
 

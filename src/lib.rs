@@ -27,6 +27,7 @@
 //! | `redis` | Redis adapter: many nodes act as one | `redis` |
 //! | `mongo` | MongoDB adapter: many nodes act as one | `mongo` |
 //! | [`hooks`] | the `#[hooks]` attribute | `macros` (default) |
+//! | `channels` | password channels, member limits, connection log (SQLite/PostgreSQL) | `channels` |
 //! | `testing` | test server and clients with bounded waits | `testing` |
 
 pub use iostack_core::*;
@@ -80,6 +81,10 @@ pub use iostack_redis as redis;
 /// The MongoDB adapter (crate `iostack-mongo`).
 #[cfg(feature = "mongo")]
 pub use iostack_mongo as mongo;
+
+/// Password channels with member limits and a connection log (crate `iostack-channels`).
+#[cfg(feature = "channels")]
+pub use iostack_channels as channels;
 
 /// Test support (crate `iostack-testing`): serve an app on a free port, drive it with real clients.
 #[cfg(feature = "testing")]

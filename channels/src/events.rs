@@ -1,0 +1,175 @@
+//! [`Channels`]: the `join-channel` and `leave-channel` events, as hooks of an app.
+
+use std::sync::Arc;
+
+use iostack_core::{
+    HookRoutes, Hooks, Identity,
+    extract::{AckSender, Data, DisconnectReason, SocketRef},
+    socketioxide::adapter::Adapter as IoAdapter,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{ChannelError, ChannelStore};
+
+/// What the joiner receives: `{channelId, members}`.
+pub const JOINED_EVENT: &str = "channel:joined";
+/// What the other members receive when someone joins: `{userId, username}`.
+pub const USER_JOINED_EVENT: &str = "user:joined";
+/// What the other members receive when someone leaves: `{userId, username}`.
+pub const LEFT_EVENT: &str = "user:left";
+
+/// The Socket.IO room of channel `id`.
+pub fn channel_room(id: &str) -> String {
+    format!("channel-{id}")
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JoinChannel {
+    channel_id: Value,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LeaveChannel {
+    channel_id: Value,
+}
+
+/// `"general"` and `7` are both channel ids.
+fn channel_id(value: &Value) -> Result<String, ChannelError> {
+    match value {
+        Value::String(s) if !s.is_empty() => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        _ => Err(ChannelError::NotFound),
+    }
+}
+
+/// Handles channel events in one namespace; register with `AppBuilder::hooks`. The sockets need an
+/// [`Identity`] (put an authentication layer on that namespace), else they read `Authentication required`.
+#[derive(Debug, Clone)]
+pub struct Channels {
+    store: ChannelStore,
+    ns: String,
+}
+
+impl Channels {
+    /// Channel events of namespace `ns`, stored in `store`.
+    pub fn new(store: ChannelStore, ns: impl Into<String>) -> Self {
+        Self {
+            store,
+            ns: ns.into(),
+        }
+    }
+}
+
+async fn join<A: IoAdapter>(
+    store: &ChannelStore,
+    socket: SocketRef<A>,
+    user: Identity,
+    req: JoinChannel,
+    ack: AckSender<A>,
+) -> Result<(), ChannelError> {
+    let id = channel_id(&req.channel_id)?;
+    let sid = socket.id.to_string();
+    let members = store
+        .join(
+            &id,
+            req.password.as_deref(),
+            &sid,
+            &user.id,
+            user.username.as_deref(),
+        )
+        .await?;
+    let room = channel_room(&id);
+    socket.join(room.clone());
+    let joined = json!({ "userId": user.id, "username": user.username });
+    if let Err(e) = socket.to(room).emit(USER_JOINED_EVENT, &joined).await {
+        tracing::warn!(channel = %id, "user:joined not delivered to every member: {e}");
+    }
+    let _ = socket.emit(
+        JOINED_EVENT,
+        &json!({ "channelId": id, "members": members }),
+    );
+    let _ = ack.send(&json!({ "ok": true, "channelId": id, "members": members }));
+    Ok(())
+}
+
+async fn leave<A: IoAdapter>(
+    store: &ChannelStore,
+    socket: SocketRef<A>,
+    user: Identity,
+    req: LeaveChannel,
+    ack: AckSender<A>,
+) -> Result<(), ChannelError> {
+    let id = channel_id(&req.channel_id)?;
+    let was_member = store.leave(&id, &socket.id.to_string()).await?;
+    if was_member {
+        announce_leave(&socket, &id, &user).await;
+    }
+    let _ = ack.send(&json!({ "ok": was_member, "channelId": id }));
+    Ok(())
+}
+
+async fn announce_leave<A: IoAdapter>(socket: &SocketRef<A>, id: &str, user: &Identity) {
+    let room = channel_room(id);
+    socket.leave(room.clone());
+    let left = json!({ "userId": user.id, "username": user.username });
+    let _ = socket.to(room).emit(LEFT_EVENT, &left).await;
+}
+
+#[async_trait::async_trait]
+impl<S, A> Hooks<S, A> for Channels
+where
+    S: Send + Sync + 'static,
+    A: IoAdapter,
+{
+    fn name(&self) -> &str {
+        "channels"
+    }
+
+    fn routes(self: Arc<Self>, routes: &mut HookRoutes<S, A>) {
+        let store = self.store.clone();
+        routes.on(
+            self.ns.clone(),
+            "join-channel",
+            move |socket: SocketRef<A>,
+                  user: Identity,
+                  Data(req): Data<JoinChannel>,
+                  ack: AckSender<A>| {
+                let store = store.clone();
+                async move { join(&store, socket, user, req, ack).await }
+            },
+        );
+        let store = self.store.clone();
+        routes.on(
+            self.ns.clone(),
+            "leave-channel",
+            move |socket: SocketRef<A>,
+                  user: Identity,
+                  Data(req): Data<LeaveChannel>,
+                  ack: AckSender<A>| {
+                let store = store.clone();
+                async move { leave(&store, socket, user, req, ack).await }
+            },
+        );
+    }
+
+    /// Frees the seats of a disconnected socket and tells the other members.
+    async fn on_disconnect(&self, socket: &SocketRef<A>, _: DisconnectReason) {
+        if socket.ns() != self.ns {
+            return;
+        }
+        match self.store.leave_all(&socket.id.to_string()).await {
+            Ok(ids) => {
+                let user = socket.extensions.get::<Identity>().unwrap_or_default();
+                for id in ids {
+                    announce_leave(socket, &id, &user).await;
+                }
+            }
+            Err(e) => tracing::error!(socket.id = %socket.id, "seats not freed: {e}"),
+        }
+    }
+}

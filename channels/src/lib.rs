@@ -1,0 +1,48 @@
+//! Password-protected channels with member limits, and a connection log, for
+//! [iostack](https://docs.rs/iostack) apps, stored through `sqlx`: an embedded SQLite file by default,
+//! PostgreSQL when `DATABASE_URL` says so (shared by every node, so member counts are cluster-wide).
+//!
+//! ```no_run
+//! use iostack_core::App;
+//! use iostack_channels::{ChannelStore, Channels, Database, NewChannel};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let db = Database::from_env().await?; // migrations run here
+//! let store = ChannelStore::new(db);
+//! store.create(NewChannel { id: "vip".into(), name: "VIP".into(), password: Some("s3cret".into()), max_members: 10 }).await?;
+//! let app = App::builder(()).hooks(Channels::new(store, "/")).build().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Clients send `join-channel {channelId, password}`; errors read exactly `Channel not found`,
+//! `Invalid password`, `Channel is full` or `Failed to join channel` (an error ack, or an `error`
+//! event). On success the others in the channel get `user:joined {userId, username}` and the joiner
+//! `channel:joined {channelId, members}` (and an ack `{ok, channelId, members}` if it asked).
+//! `leave-channel {channelId}` leaves; disconnecting leaves every channel.
+
+mod connection_log;
+mod database;
+mod events;
+mod store;
+
+pub use connection_log::ConnectionLogStore;
+pub use database::{Backend, DEFAULT_DATABASE_URL, Database, DatabaseError};
+pub use events::{Channels, JOINED_EVENT, LEFT_EVENT, USER_JOINED_EVENT, channel_room};
+pub use store::{Channel, ChannelStore, Member, NewChannel};
+
+/// Why a join failed; the `Display` is exactly what the client reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChannelError {
+    /// No channel has this id.
+    #[error("Channel not found")]
+    NotFound,
+    /// The channel is private and the password does not match.
+    #[error("Invalid password")]
+    InvalidPassword,
+    /// The channel has as many members as it may.
+    #[error("Channel is full")]
+    Full,
+    /// The store failed; details are in the logs only.
+    #[error("Failed to join channel")]
+    Failed,
+}

@@ -1,0 +1,275 @@
+//! [`ChannelStore`]: channels, hashed passwords and member limits, in the database.
+
+use argon2::{
+    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
+    password_hash::{SaltString, rand_core::OsRng},
+};
+use serde::Serialize;
+use sqlx::{AnyConnection, Row};
+
+use crate::{
+    ChannelError, Database,
+    database::{Backend, now_millis},
+};
+
+/// A channel as clients see it (never its password).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Channel {
+    /// The channel id.
+    pub id: String,
+    /// Its display name.
+    pub name: String,
+    /// Whether joining needs the password.
+    pub private: bool,
+    /// How many sockets may be in it at once.
+    pub max_members: i64,
+}
+
+/// One member of a channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    /// The member's user id.
+    pub user_id: String,
+    /// The member's display name.
+    pub username: Option<String>,
+}
+
+/// A new channel.
+#[derive(Debug, Clone)]
+pub struct NewChannel {
+    /// The channel id.
+    pub id: String,
+    /// Its display name.
+    pub name: String,
+    /// The password of a private channel (`None`: public).
+    pub password: Option<String>,
+    /// How many sockets may be in it at once.
+    pub max_members: i64,
+}
+
+/// Channels and their members, in a [`Database`] (shared by every node when it is PostgreSQL).
+#[derive(Debug, Clone)]
+pub struct ChannelStore {
+    db: Database,
+}
+
+fn failed(e: impl std::fmt::Display) -> ChannelError {
+    tracing::error!("channel store: {e}");
+    ChannelError::Failed
+}
+
+impl ChannelStore {
+    /// A store on `db`.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    /// Creates (or replaces) a channel; the password is stored as an Argon2id hash.
+    pub async fn create(&self, channel: NewChannel) -> Result<Channel, ChannelError> {
+        let hash = match &channel.password {
+            Some(password) => Some(
+                Argon2::default()
+                    .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
+                    .map_err(failed)?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        sqlx::query(
+            "INSERT INTO channels (id, name, private, password_hash, max_members, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (id) DO UPDATE SET name = $2, private = $3, password_hash = $4, max_members = $5",
+        )
+        .bind(&channel.id)
+        .bind(&channel.name)
+        .bind(hash.is_some())
+        .bind(hash)
+        .bind(channel.max_members)
+        .bind(now_millis())
+        .execute(&self.db.pool)
+        .await
+        .map_err(failed)?;
+        Ok(Channel {
+            private: channel.password.is_some(),
+            id: channel.id,
+            name: channel.name,
+            max_members: channel.max_members,
+        })
+    }
+
+    /// The channel `id`, if it exists.
+    pub async fn get(&self, id: &str) -> Result<Option<Channel>, ChannelError> {
+        let row = sqlx::query("SELECT id, name, private, max_members FROM channels WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.db.pool)
+            .await
+            .map_err(failed)?;
+        row.map(|r| {
+            Ok(Channel {
+                id: r.try_get("id").map_err(failed)?,
+                name: r.try_get("name").map_err(failed)?,
+                private: r.try_get("private").map_err(failed)?,
+                max_members: r.try_get("max_members").map_err(failed)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Adds socket `socket_id` of `user_id` to channel `id`: `Channel not found`, `Invalid password`
+    /// (private channels), `Channel is full`, or the members after joining. Joining again is a no-op.
+    ///
+    /// The limit holds under concurrent joins, across nodes: on SQLite the conditional insert is one
+    /// atomic statement; on PostgreSQL the channel row is locked for the transaction.
+    pub async fn join(
+        &self,
+        id: &str,
+        password: Option<&str>,
+        socket_id: &str,
+        user_id: &str,
+        username: Option<&str>,
+    ) -> Result<Vec<Member>, ChannelError> {
+        match self.db.backend {
+            Backend::Postgres => {
+                let mut tx = self.db.pool.begin().await.map_err(failed)?;
+                let lock = "SELECT password_hash FROM channels WHERE id = $1 FOR UPDATE";
+                admit(&mut tx, lock, id, password, socket_id, user_id, username).await?;
+                tx.commit().await.map_err(failed)?;
+            }
+            Backend::Sqlite => {
+                // No transaction: a deferred one could fail to upgrade its lock under a burst.
+                let mut conn = self.db.pool.acquire().await.map_err(failed)?;
+                let read = "SELECT password_hash FROM channels WHERE id = $1";
+                admit(&mut conn, read, id, password, socket_id, user_id, username).await?;
+            }
+        }
+        self.members(id).await
+    }
+
+    /// Removes socket `socket_id` from channel `id`; returns whether it was a member.
+    pub async fn leave(&self, id: &str, socket_id: &str) -> Result<bool, ChannelError> {
+        let done =
+            sqlx::query("DELETE FROM channel_members WHERE channel_id = $1 AND socket_id = $2")
+                .bind(id)
+                .bind(socket_id)
+                .execute(&self.db.pool)
+                .await
+                .map_err(failed)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Removes socket `socket_id` from every channel (when it disconnects); returns those channel ids.
+    pub async fn leave_all(&self, socket_id: &str) -> Result<Vec<String>, ChannelError> {
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT channel_id FROM channel_members WHERE socket_id = $1")
+                .bind(socket_id)
+                .fetch_all(&self.db.pool)
+                .await
+                .map_err(failed)?;
+        sqlx::query("DELETE FROM channel_members WHERE socket_id = $1")
+            .bind(socket_id)
+            .execute(&self.db.pool)
+            .await
+            .map_err(failed)?;
+        Ok(ids)
+    }
+
+    /// The members of channel `id`, oldest first.
+    pub async fn members(&self, id: &str) -> Result<Vec<Member>, ChannelError> {
+        let rows = sqlx::query("SELECT user_id, username FROM channel_members WHERE channel_id = $1 ORDER BY joined_at, socket_id")
+            .bind(id)
+            .fetch_all(&self.db.pool)
+            .await
+            .map_err(failed)?;
+        rows.iter()
+            .map(|r| {
+                Ok(Member {
+                    user_id: r.try_get("user_id").map_err(failed)?,
+                    username: r.try_get("username").map_err(failed)?,
+                })
+            })
+            .collect()
+    }
+
+    /// How many sockets are in channel `id`, over every node sharing the database.
+    pub async fn member_count(&self, id: &str) -> Result<i64, ChannelError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM channel_members WHERE channel_id = $1")
+            .bind(id)
+            .fetch_one(&self.db.pool)
+            .await
+            .map_err(failed)
+    }
+
+    /// The stored password hash of channel `id` (for audits and tests; never sent to clients).
+    pub async fn password_hash(&self, id: &str) -> Result<Option<String>, ChannelError> {
+        let hash: Option<Option<String>> =
+            sqlx::query_scalar("SELECT password_hash FROM channels WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.db.pool)
+                .await
+                .map_err(failed)?;
+        Ok(hash.flatten())
+    }
+}
+
+/// Checks the password, then inserts the membership only while the channel has room.
+async fn admit(
+    conn: &mut AnyConnection,
+    read_channel: &str,
+    id: &str,
+    password: Option<&str>,
+    socket_id: &str,
+    user_id: &str,
+    username: Option<&str>,
+) -> Result<(), ChannelError> {
+    let row = sqlx::query(read_channel)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(failed)?
+        .ok_or(ChannelError::NotFound)?;
+    let hash: Option<String> = row.try_get("password_hash").map_err(failed)?;
+    if let Some(hash) = hash {
+        let hash = PasswordHash::new(&hash).map_err(failed)?;
+        // argon2 compares in constant time.
+        if Argon2::default()
+            .verify_password(password.unwrap_or_default().as_bytes(), &hash)
+            .is_err()
+        {
+            return Err(ChannelError::InvalidPassword);
+        }
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO channel_members (channel_id, socket_id, user_id, username, joined_at)
+         SELECT $1, $2, $3, $4, $5
+         WHERE (SELECT COUNT(*) FROM channel_members WHERE channel_id = $1)
+             < (SELECT max_members FROM channels WHERE id = $1)
+         ON CONFLICT (channel_id, socket_id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(socket_id)
+    .bind(user_id)
+    .bind(username)
+    .bind(now_millis())
+    .execute(&mut *conn)
+    .await
+    .map_err(failed)?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(());
+    }
+    let already: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM channel_members WHERE channel_id = $1 AND socket_id = $2",
+    )
+    .bind(id)
+    .bind(socket_id)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(failed)?;
+    if already > 0 {
+        Ok(())
+    } else {
+        Err(ChannelError::Full)
+    }
+}

@@ -1,0 +1,321 @@
+//! Channels on real databases (an SQLite file, the local PostgreSQL) and with real clients.
+
+mod common;
+
+use std::time::Duration;
+
+use iostack::{App, Identity, extract::AckSender, middleware::logging::ConnectionLogLayer};
+use iostack_channels::{
+    ChannelError, ChannelStore, Channels, ConnectionLogStore, Database, NewChannel,
+};
+use iostack_redis::{RedisAdapter, RedisConfig};
+use iostack_testing::{TestClient, TestServer, WAIT, services::RedisServer};
+use serde_json::json;
+use tower::ServiceBuilder;
+
+/// A fresh SQLite file in the temp folder.
+async fn sqlite() -> Database {
+    let path = std::env::temp_dir().join(format!(
+        "iostack-test-{}-{}.db",
+        std::process::id(),
+        rand_suffix()
+    ));
+    Database::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+        .await
+        .unwrap()
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64,
+    );
+    h.finish()
+}
+
+/// A fresh database on the local PostgreSQL (`IOSTACK_TEST_PG_URL`, default
+/// `postgres://postgres@127.0.0.1:5432`), created for this test.
+async fn postgres() -> Database {
+    let base = std::env::var("IOSTACK_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let name = format!("iostack_test_{}", rand_suffix());
+    let admin = sqlx::PgPool::connect(&format!("{base}/postgres")).await.unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL is not reachable at {base} ({e}): start it with \
+             `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` or run scripts/test.sh"
+        )
+    });
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    Database::connect(&format!("{base}/{name}")).await.unwrap()
+}
+
+async fn seeded(db: Database) -> ChannelStore {
+    let store = ChannelStore::new(db);
+    let channel = |id: &str, password: Option<&str>, max: i64| NewChannel {
+        id: id.into(),
+        name: id.to_uppercase(),
+        password: password.map(Into::into),
+        max_members: max,
+    };
+    store.create(channel("general", None, 100)).await.unwrap();
+    store
+        .create(channel("vip", Some("s3cret"), 2))
+        .await
+        .unwrap();
+    store.create(channel("burst", None, 10)).await.unwrap();
+    store
+}
+
+async fn store_rules(store: ChannelStore) {
+    let join = |id: &'static str, pw: Option<&'static str>, sid: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .join(id, pw, sid, &format!("u-{sid}"), Some("name"))
+                .await
+        }
+    };
+    assert_eq!(
+        join("nope", None, "s1").await.unwrap_err(),
+        ChannelError::NotFound
+    );
+    assert_eq!(
+        join("vip", Some("wrong"), "s1").await.unwrap_err(),
+        ChannelError::InvalidPassword
+    );
+    assert_eq!(
+        join("vip", None, "s1").await.unwrap_err(),
+        ChannelError::InvalidPassword
+    );
+    assert_eq!(join("vip", Some("s3cret"), "s1").await.unwrap().len(), 1);
+    assert_eq!(
+        join("vip", Some("s3cret"), "s1").await.unwrap().len(),
+        1,
+        "joining twice is a no-op"
+    );
+    assert_eq!(join("vip", Some("s3cret"), "s2").await.unwrap().len(), 2);
+    assert_eq!(
+        join("vip", Some("s3cret"), "s3").await.unwrap_err(),
+        ChannelError::Full
+    );
+    assert!(store.leave("vip", "s2").await.unwrap());
+    assert_eq!(
+        join("vip", Some("s3cret"), "s3").await.unwrap().len(),
+        2,
+        "a leave frees a seat"
+    );
+    assert_eq!(join("general", None, "s3").await.unwrap().len(), 1);
+    let mut left = store.leave_all("s3").await.unwrap();
+    left.sort();
+    assert_eq!(left, ["general", "vip"]);
+    assert_eq!(store.member_count("vip").await.unwrap(), 1);
+    let hash = store.password_hash("vip").await.unwrap().unwrap();
+    assert!(
+        hash.starts_with("$argon2id$") && !hash.contains("s3cret"),
+        "{hash}"
+    );
+}
+
+async fn burst_never_exceeds_the_limit(store: ChannelStore) {
+    let joins = (0..50).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .join("burst", None, &format!("b{i}"), &format!("u{i}"), None)
+                .await
+        })
+    });
+    let results = futures_util::future::join_all(joins).await;
+    let admitted = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    let full = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Err(ChannelError::Full))))
+        .count();
+    assert_eq!((admitted, full), (10, 40), "{results:?}");
+    assert_eq!(store.member_count("burst").await.unwrap(), 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_rules_hold_on_sqlite() {
+    store_rules(seeded(sqlite().await).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_rules_hold_on_postgres() {
+    store_rules(seeded(postgres().await).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_joins_never_exceed_the_limit_on_sqlite() {
+    burst_never_exceeds_the_limit(seeded(sqlite().await).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_joins_never_exceed_the_limit_on_postgres() {
+    burst_never_exceeds_the_limit(seeded(postgres().await).await).await;
+}
+
+async fn app<AD: iostack::Adapter>(
+    store: ChannelStore,
+    log: ConnectionLogStore,
+    adapter: AD,
+) -> TestServer {
+    let app = App::builder(())
+        .adapter(adapter)
+        .on_connect(
+            ServiceBuilder::new()
+                .layer(ConnectionLogLayer::new().sink(log))
+                .layer(common::token_auth()),
+        )
+        .on("me", async |user: Identity, ack: AckSender<AD::Io>| {
+            let _ = ack.send(&user.id);
+        })
+        .hooks(Channels::new(store, "/"))
+        .build()
+        .await
+        .unwrap();
+    TestServer::start(app).await.unwrap()
+}
+
+async fn user(server: &TestServer, id: u32) -> TestClient {
+    let client = TestClient::builder(server.url())
+        .auth(json!({ "token": format!("user:{id}") }))
+        .connect()
+        .await
+        .unwrap();
+    client.emit_with_ack("me", json!(null)).await.unwrap();
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_join_channels_with_exact_errors_and_notifications() {
+    let db = sqlite().await;
+    let store = seeded(db.clone()).await;
+    let log = ConnectionLogStore::new(db);
+    let server = app(
+        store.clone(),
+        log.clone(),
+        iostack::memory::MemoryAdapter::new(),
+    )
+    .await;
+    let mut alice = user(&server, 1).await;
+    let mut bob = user(&server, 2).await;
+    let carol = user(&server, 3).await;
+
+    let error = |message: &str| json!([{ "error": { "message": message } }]);
+    let join = |channel: &str, password: Option<&str>| json!({ "channelId": channel, "password": password });
+    assert_eq!(
+        alice
+            .emit_with_ack("join-channel", join("nope", None))
+            .await
+            .unwrap(),
+        error("Channel not found")
+    );
+    assert_eq!(
+        alice
+            .emit_with_ack("join-channel", join("vip", Some("x")))
+            .await
+            .unwrap(),
+        error("Invalid password")
+    );
+    alice
+        .emit("join-channel", join("vip", Some("x")))
+        .await
+        .unwrap();
+    assert_eq!(
+        alice.wait_for("error").await.unwrap()[0]["message"],
+        "Invalid password"
+    );
+
+    let ok = alice
+        .emit_with_ack("join-channel", join("vip", Some("s3cret")))
+        .await
+        .unwrap();
+    assert_eq!(ok[0]["ok"], true);
+    assert_eq!(
+        alice.wait_for("channel:joined").await.unwrap()[0]["members"],
+        json!([{ "userId": "1", "username": "u1" }])
+    );
+    bob.emit_with_ack("join-channel", join("vip", Some("s3cret")))
+        .await
+        .unwrap();
+    assert_eq!(
+        alice.wait_for("user:joined").await.unwrap(),
+        vec![json!({ "userId": "2", "username": "u2" })]
+    );
+    assert_eq!(
+        bob.wait_for("channel:joined").await.unwrap()[0]["members"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        carol
+            .emit_with_ack("join-channel", join("vip", Some("s3cret")))
+            .await
+            .unwrap(),
+        error("Channel is full")
+    );
+
+    // Bob leaves by disconnecting: his seat is freed and alice is told.
+    bob.disconnect().await.unwrap();
+    assert_eq!(
+        alice.wait_for("user:left").await.unwrap(),
+        vec![json!({ "userId": "2", "username": "u2" })]
+    );
+    let ok = carol
+        .emit_with_ack("join-channel", join("vip", Some("s3cret")))
+        .await
+        .unwrap();
+    assert_eq!(ok[0]["ok"], true, "{ok}");
+
+    // The connection log has bob's session, ended.
+    tokio::time::timeout(WAIT, async {
+        while log.sessions_of("2").await.unwrap() != (1, 1) {
+            tokio::time::sleep(Duration::from_millis(20)).await; // the writes run in their own tasks
+        }
+    })
+    .await
+    .expect("bob's session recorded with its end");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_limit_and_notifications_hold_across_redis_nodes() {
+    let redis = RedisServer::start().await.unwrap();
+    let db = postgres().await;
+    let store = seeded(db.clone()).await;
+    let log = ConnectionLogStore::new(db);
+    let node = || RedisAdapter::new(RedisConfig::new(redis.url()));
+    let (a, b) = (
+        app(store.clone(), log.clone(), node()).await,
+        app(store.clone(), log.clone(), node()).await,
+    );
+    let mut on_a = user(&a, 1).await;
+    let mut on_b = user(&b, 2).await;
+    let third = user(&b, 3).await;
+    let join = json!({ "channelId": "vip", "password": "s3cret" });
+    on_a.emit_with_ack("join-channel", join.clone())
+        .await
+        .unwrap();
+    on_b.emit_with_ack("join-channel", join.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        on_a.wait_for("user:joined").await.unwrap(),
+        vec![json!({ "userId": "2", "username": "u2" })]
+    );
+    assert_eq!(
+        third.emit_with_ack("join-channel", join).await.unwrap(),
+        json!([{ "error": { "message": "Channel is full" } }])
+    );
+    assert_eq!(store.member_count("vip").await.unwrap(), 2);
+    on_b.wait_for("channel:joined").await.unwrap();
+}
