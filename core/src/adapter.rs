@@ -29,6 +29,35 @@ impl AdapterError {
     }
 }
 
+/// `url` with the password of `scheme://user:password@host` replaced by `***`, for logs and errors.
+///
+/// ```
+/// use iostack_core::redact_url;
+///
+/// assert_eq!(redact_url("redis://:s3cret@host:6379/0"), "redis://:***@host:6379/0");
+/// assert_eq!(redact_url("mongodb://app:s3cret@db/?replicaSet=rs0"), "mongodb://app:***@db/?replicaSet=rs0");
+/// assert_eq!(redact_url("redis://host:6379"), "redis://host:6379");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let Some((credentials, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    let user = credentials
+        .split_once(':')
+        .map_or(credentials, |(user, _)| user);
+    let redacted = if credentials.contains(':') {
+        format!("{user}:***")
+    } else {
+        "***".into()
+    };
+    format!("{scheme}://{redacted}@{host}{tail}")
+}
+
 /// The state of an adapter's backing store, as reported by monitoring.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "status", content = "detail", rename_all = "lowercase")]

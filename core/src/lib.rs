@@ -52,7 +52,7 @@ mod serve;
 mod session;
 mod shutdown;
 
-pub use adapter::{Adapter, AdapterError, BoxFuture, Health, NamespaceInit};
+pub use adapter::{Adapter, AdapterError, BoxFuture, Health, NamespaceInit, redact_url};
 pub use app::{App, AppBuilder};
 pub use cluster::{IoError, KICKED_EVENT, SERVER_DISCONNECT_EVENT};
 pub use connect::{Admit, ConnectRequest};

@@ -109,18 +109,7 @@ impl MongoConfig {
 
     /// The URL with any password replaced by `***`.
     pub fn redacted_url(&self) -> String {
-        let Some((scheme, rest)) = self.url.split_once("://") else {
-            return self.url.clone();
-        };
-        match rest.split_once('@') {
-            Some((credentials, host)) => {
-                let user = credentials
-                    .split_once(':')
-                    .map_or(credentials, |(user, _)| user);
-                format!("{scheme}://{user}:***@{host}")
-            }
-            None => self.url.clone(),
-        }
+        iostack_core::redact_url(&self.url)
     }
 }
 

@@ -59,47 +59,6 @@ impl RedisConfig {
 
     /// The URL with any password replaced by `***`, for logs and errors.
     pub fn redacted_url(&self) -> String {
-        redact(&self.url)
-    }
-}
-
-/// Replaces the password of `scheme://user:password@host` by `***`.
-pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, path) = rest
-        .split_once('/')
-        .map_or((rest, None), |(a, p)| (a, Some(p)));
-    let Some((credentials, host)) = authority.rsplit_once('@') else {
-        return url.to_owned();
-    };
-    let user = credentials
-        .split_once(':')
-        .map_or(credentials, |(user, _)| user);
-    let redacted = if credentials.contains(':') {
-        format!("{user}:***")
-    } else {
-        "***".into()
-    };
-    match path {
-        Some(path) => format!("{scheme}://{redacted}@{host}/{path}"),
-        None => format!("{scheme}://{redacted}@{host}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redacts_passwords_only() {
-        assert_eq!(
-            redact("redis://:s3cret@host:6379/0"),
-            "redis://:***@host:6379/0"
-        );
-        assert_eq!(redact("redis://user:s3cret@host"), "redis://user:***@host");
-        assert_eq!(redact("redis://host:6379"), "redis://host:6379");
-        assert_eq!(redact("not a url"), "not a url");
+        iostack_core::redact_url(&self.url)
     }
 }
