@@ -1,67 +1,35 @@
-//! [`App`] and [`AppBuilder`]: construct the server, run the init hooks, serve.
+//! [`App`]: a built server, its handles and its HTTP service.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use socketioxide::{
-    SocketIo, SocketIoBuilder,
     adapter::{Adapter as IoAdapter, LocalAdapter},
     layer::SocketIoLayer,
 };
-use socketioxide_core::adapter::DefinedAdapter;
 use tokio::task::AbortHandle;
-use tower_layer::{Identity, Stack};
 
 use crate::{
-    Adapter, AppContext, BuildError, ConnectionRegistry, EventHandler, Health, Hooks, InitContext,
-    Io, NamespaceBuilder,
-    adapter::{DefaultLocal, DynAdapter},
-    hooks::{HookList, HookRoutes},
-    namespace::NamespaceSpec,
-    session::EventOptions,
-    shutdown::ShutdownOptions,
+    AppContext, Health, Io, adapter::DynAdapter, hooks::HookList, shutdown::ShutdownOptions,
 };
-
-type Configure = Box<dyn FnOnce(SocketIoBuilder) -> SocketIoBuilder + Send>;
 
 /// A built server: namespaces registered, init hooks run, ready to be served.
 pub struct App<S, A: IoAdapter = LocalAdapter> {
-    layer: SocketIoLayer<A>,
-    cx: Arc<AppContext<S, A>>,
-    hooks: HookList<S, A>,
-    adapter: Arc<dyn DynAdapter<A>>,
-    shutdown: ShutdownOptions,
-    background: Vec<AbortHandle>,
-    routes: axum::Router,
-    http_layers: Vec<HttpLayer>,
+    pub(crate) layer: SocketIoLayer<A>,
+    pub(crate) cx: Arc<AppContext<S, A>>,
+    pub(crate) hooks: HookList<S, A>,
+    pub(crate) adapter: Arc<dyn DynAdapter<A>>,
+    pub(crate) shutdown: ShutdownOptions,
+    pub(crate) background: Vec<AbortHandle>,
+    pub(crate) routes: axum::Router,
+    pub(crate) http_layers: Vec<HttpLayer>,
 }
 
 /// A tower layer over the whole HTTP service, type-erased by axum.
-type HttpLayer = Arc<dyn Fn(axum::Router) -> axum::Router + Send + Sync>;
+pub(crate) type HttpLayer = Arc<dyn Fn(axum::Router) -> axum::Router + Send + Sync>;
 
 impl<S, A: IoAdapter> Drop for App<S, A> {
     fn drop(&mut self) {
         self.stop_background_tasks();
-    }
-}
-
-impl<S> App<S>
-where
-    S: Clone + Send + Sync + 'static,
-{
-    /// Starts building an app around the user's state, on the in-process memory adapter.
-    pub fn builder(state: S) -> AppBuilder<S> {
-        AppBuilder {
-            state,
-            root: NamespaceBuilder::new("/"),
-            namespaces: Vec::new(),
-            hooks: Vec::new(),
-            adapter: Arc::new(DefaultLocal),
-            configure: Vec::new(),
-            options: EventOptions::default(),
-            shutdown: ShutdownOptions::default(),
-            active_log: None,
-            misuse: None,
-        }
     }
 }
 
@@ -139,305 +107,4 @@ impl<S, A: IoAdapter> App<S, A> {
             task.abort();
         }
     }
-}
-
-/// Builds an [`App`]: adapter, root namespace stacks and handlers, other namespaces, hooks.
-///
-/// ```no_run
-/// use iostack_core::{App, extract::{AckSender, Data}};
-///
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let app = App::builder(())
-///     .on("echo", async |Data(v): Data<serde_json::Value>, ack: AckSender| {
-///         let _ = ack.send(&v);
-///     })
-///     .build()
-///     .await?;
-/// let listener = iostack_core::bind("127.0.0.1:3000").await?;
-/// app.serve(listener).await?;
-/// # Ok(()) }
-/// ```
-pub struct AppBuilder<S, A: IoAdapter = LocalAdapter, CL = Identity, EL = Identity> {
-    state: S,
-    root: NamespaceBuilder<S, A, CL, EL>,
-    namespaces: Vec<Box<dyn NamespaceSpec<S, A>>>,
-    hooks: Vec<Arc<dyn Hooks<S, A>>>,
-    adapter: Arc<dyn DynAdapter<A>>,
-    configure: Vec<Configure>,
-    options: EventOptions,
-    shutdown: ShutdownOptions,
-    active_log: Option<Duration>,
-    misuse: Option<String>,
-}
-
-impl<S> AppBuilder<S>
-where
-    S: Clone + Send + Sync + 'static,
-{
-    /// Installs the adapter that connects this node to the others (Redis, MongoDB, memory).
-    ///
-    /// Call it first: what was registered before it is dropped, and `build()` reports it.
-    pub fn adapter<AD: Adapter>(self, adapter: AD) -> AppBuilder<S, AD::Io> {
-        let misuse =
-            (!self.root.routes.is_empty() || !self.namespaces.is_empty() || !self.hooks.is_empty())
-                .then(|| "call `adapter()` before adding handlers, namespaces or hooks".to_owned());
-        AppBuilder {
-            state: self.state,
-            root: NamespaceBuilder::new("/"),
-            namespaces: Vec::new(),
-            hooks: Vec::new(),
-            adapter: Arc::new(adapter),
-            configure: self.configure,
-            options: self.options,
-            shutdown: self.shutdown,
-            active_log: self.active_log,
-            misuse: self.misuse.or(misuse),
-        }
-    }
-}
-
-impl<S, A, CL, EL> AppBuilder<S, A, CL, EL>
-where
-    S: Clone + Send + Sync + 'static,
-    A: IoAdapter + DefinedAdapter,
-{
-    /// Adds a layer to the root namespace's connect stack (see [`NamespaceBuilder::on_connect`]).
-    pub fn on_connect<L>(self, layer: L) -> AppBuilder<S, A, Stack<L, CL>, EL> {
-        self.map_root(|root| root.on_connect(layer))
-    }
-
-    /// Adds a layer to the root namespace's event stack (see [`NamespaceBuilder::on_event`]).
-    pub fn on_event<L>(self, layer: L) -> AppBuilder<S, A, CL, Stack<L, EL>> {
-        self.map_root(|root| root.on_event(layer))
-    }
-
-    /// Handles `event` of the root namespace with `handler`.
-    pub fn on<H: EventHandler<S, A, T>, T: 'static>(
-        self,
-        event: impl Into<String>,
-        handler: H,
-    ) -> Self {
-        self.map_root(|root| root.on(event, handler))
-    }
-
-    /// Handles the root namespace's events that have no handler of their own.
-    pub fn fallback<H: EventHandler<S, A, T>, T: 'static>(self, handler: H) -> Self {
-        self.map_root(|root| root.fallback(handler))
-    }
-
-    /// Adds namespace `path` with its own stacks and handlers, configured by `configure`.
-    pub fn namespace<F, CL2, EL2>(mut self, path: impl Into<String>, configure: F) -> Self
-    where
-        F: FnOnce(NamespaceBuilder<S, A>) -> NamespaceBuilder<S, A, CL2, EL2>,
-        NamespaceBuilder<S, A, CL2, EL2>: NamespaceSpec<S, A> + 'static,
-    {
-        self.namespaces
-            .push(Box::new(configure(NamespaceBuilder::new(path))));
-        self
-    }
-
-    /// Registers hooks; init hooks run in registration order.
-    pub fn hooks(mut self, hooks: impl Hooks<S, A>) -> Self {
-        self.hooks.push(Arc::new(hooks));
-        self
-    }
-
-    /// Tunes the socketioxide server (buffer sizes, timeouts, ping interval...).
-    pub fn configure(
-        mut self,
-        f: impl FnOnce(SocketIoBuilder) -> SocketIoBuilder + Send + 'static,
-    ) -> Self {
-        self.configure.push(Box::new(f));
-        self
-    }
-
-    /// Whether each socket's events are handled one at a time in arrival order (default `true`).
-    ///
-    /// With `false` every event runs as its own task, as in plain socketioxide: faster for slow,
-    /// independent handlers, but replies to back-to-back events may come back reordered.
-    pub fn ordered_events(mut self, ordered: bool) -> Self {
-        self.options.ordered = ordered;
-        self
-    }
-
-    /// How many events one socket may have waiting (default 256); past that, new events are
-    /// refused with `Too many pending events` instead of growing memory without bound.
-    pub fn event_queue_capacity(mut self, capacity: usize) -> Self {
-        self.options.queue_capacity = capacity.max(1);
-        self
-    }
-
-    /// How the server shuts down: the notice clients receive and the drain time.
-    pub fn shutdown(mut self, options: ShutdownOptions) -> Self {
-        self.shutdown = options;
-        self
-    }
-
-    /// Logs `Active connections: N` at this interval while the app runs.
-    pub fn log_active_connections(mut self, every: Duration) -> Self {
-        self.active_log = Some(every);
-        self
-    }
-
-    fn map_root<CL2, EL2>(
-        self,
-        f: impl FnOnce(NamespaceBuilder<S, A, CL, EL>) -> NamespaceBuilder<S, A, CL2, EL2>,
-    ) -> AppBuilder<S, A, CL2, EL2> {
-        AppBuilder {
-            state: self.state,
-            root: f(self.root),
-            namespaces: self.namespaces,
-            hooks: self.hooks,
-            adapter: self.adapter,
-            configure: self.configure,
-            options: self.options,
-            shutdown: self.shutdown,
-            active_log: self.active_log,
-            misuse: self.misuse,
-        }
-    }
-
-    /// Constructs the server, registers every namespace, then runs the init hooks in order.
-    ///
-    /// Fails with the first error, naming the hook, namespace or adapter; nothing is left running.
-    pub async fn build(self) -> Result<App<S, A>, BuildError>
-    where
-        NamespaceBuilder<S, A, CL, EL>: NamespaceSpec<S, A> + 'static,
-    {
-        if let Some(misuse) = self.misuse {
-            return Err(BuildError::Config(misuse));
-        }
-        let adapter_name = self.adapter.name();
-        let builder = self
-            .configure
-            .into_iter()
-            .fold(SocketIo::builder(), |builder, f| f(builder));
-        let builder =
-            self.adapter
-                .install(builder)
-                .await
-                .map_err(|source| BuildError::Adapter {
-                    adapter: adapter_name,
-                    source,
-                })?;
-        let (layer, io) = builder.build_layer();
-        let cx = Arc::new(AppContext {
-            state: self.state.clone(),
-            io: Io::new(io.clone(), ConnectionRegistry::default(), adapter_name),
-        });
-        let hooks: HookList<S, A> = self.hooks.into();
-
-        let mut specs: Vec<Box<dyn NamespaceSpec<S, A>>> = vec![Box::new(self.root)];
-        specs.extend(self.namespaces);
-        add_hook_routes(&mut specs, &hooks);
-        if let Err(e) = check_specs(&specs) {
-            io.close().await;
-            return Err(e);
-        }
-        for spec in specs {
-            let path = spec.path().to_owned();
-            let init = spec.register(&io, cx.clone(), hooks.clone(), self.options);
-            if let Err(e) = self.adapter.init_namespace(init).await {
-                io.close().await;
-                return Err(BuildError::Namespace {
-                    path,
-                    message: e.to_string(),
-                });
-            }
-        }
-
-        let mut init = InitContext {
-            state: self.state,
-            io: cx.io.clone(),
-        };
-        for hook in hooks.iter() {
-            if let Err(error) = hook.init(&mut init).await {
-                io.close().await;
-                return Err(BuildError::Init {
-                    hook: hook.name().to_owned(),
-                    error,
-                });
-            }
-        }
-        let background = self
-            .active_log
-            .map(|every| log_active_connections(cx.io.registry().clone(), every))
-            .into_iter()
-            .collect();
-        Ok(App {
-            layer,
-            cx,
-            hooks,
-            adapter: self.adapter,
-            shutdown: self.shutdown,
-            background,
-            routes: axum::Router::new(),
-            http_layers: Vec::new(),
-        })
-    }
-}
-
-/// Logs the number of live sockets at every tick of `every`.
-fn log_active_connections(registry: ConnectionRegistry, every: Duration) -> AbortHandle {
-    let every = every.max(Duration::from_millis(10));
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
-        ticks.tick().await;
-        loop {
-            ticks.tick().await;
-            tracing::info!(
-                connections = registry.len(),
-                "Active connections: {}",
-                registry.len()
-            );
-        }
-    })
-    .abort_handle()
-}
-
-/// Adds the handlers that hooks declare to their namespaces, creating namespaces that are missing.
-fn add_hook_routes<S, A>(specs: &mut Vec<Box<dyn NamespaceSpec<S, A>>>, hooks: &HookList<S, A>)
-where
-    S: Clone + Send + Sync + 'static,
-    A: IoAdapter + DefinedAdapter,
-{
-    let mut routes = HookRoutes::default();
-    for hook in hooks.iter() {
-        hook.clone().routes(&mut routes);
-    }
-    for (ns, event, handler) in routes.routes {
-        let index = match specs.iter().position(|s| s.path() == ns) {
-            Some(index) => index,
-            None => {
-                specs.push(Box::new(NamespaceBuilder::<S, A>::new(ns)));
-                specs.len() - 1
-            }
-        };
-        specs[index].add_route(event, handler);
-    }
-}
-
-/// Refuses duplicate namespaces and duplicate event registrations.
-fn check_specs<S, A: IoAdapter>(specs: &[Box<dyn NamespaceSpec<S, A>>]) -> Result<(), BuildError> {
-    for (i, spec) in specs.iter().enumerate() {
-        if specs[..i].iter().any(|s| s.path() == spec.path()) {
-            return Err(BuildError::Config(format!(
-                "namespace `{}` is declared twice",
-                spec.path()
-            )));
-        }
-        if let Some(conflict) = spec.conflict() {
-            return Err(BuildError::Config(format!(
-                "in namespace `{}`: {conflict}",
-                spec.path()
-            )));
-        }
-        if !spec.path().starts_with('/') {
-            return Err(BuildError::Config(format!(
-                "namespace `{}` must start with `/`",
-                spec.path()
-            )));
-        }
-    }
-    Ok(())
 }

@@ -34,6 +34,7 @@
 
 mod adapter;
 mod app;
+mod builder;
 mod cluster;
 mod connect;
 mod error;
@@ -53,7 +54,8 @@ mod session;
 mod shutdown;
 
 pub use adapter::{Adapter, AdapterError, BoxFuture, Health, NamespaceInit, redact_url};
-pub use app::{App, AppBuilder};
+pub use app::App;
+pub use builder::AppBuilder;
 pub use cluster::{IoError, KICKED_EVENT, SERVER_DISCONNECT_EVENT};
 pub use connect::{Admit, ConnectRequest};
 pub use error::{BoxError, BuildError, EventError};

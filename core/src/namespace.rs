@@ -8,9 +8,10 @@ use tower::Service;
 use tower_layer::{Identity, Layer, Stack};
 
 use crate::{
-    Admit, AppContext, BoxError, BoxedHandler, ConnectRequest, EventHandler, EventRequest, Router,
+    Admit, AppContext, BoxError, BoxedHandler, BuildError, ConnectRequest, EventHandler,
+    EventRequest, Router,
     adapter::NamespaceInit,
-    hooks::HookList,
+    hooks::{HookList, HookRoutes},
     router::RouteTable,
     session::{EventOptions, NamespaceHandler},
 };
@@ -146,4 +147,55 @@ where
         };
         io.ns(this.path, handler)
     }
+}
+
+/// Adds the handlers that hooks declare to their namespaces, creating namespaces that are missing.
+pub(crate) fn add_hook_routes<S, A>(
+    specs: &mut Vec<Box<dyn NamespaceSpec<S, A>>>,
+    hooks: &HookList<S, A>,
+) where
+    S: Clone + Send + Sync + 'static,
+    A: IoAdapter + DefinedAdapter,
+{
+    let mut routes = HookRoutes::default();
+    for hook in hooks.iter() {
+        hook.clone().routes(&mut routes);
+    }
+    for (ns, event, handler) in routes.routes {
+        let index = match specs.iter().position(|s| s.path() == ns) {
+            Some(index) => index,
+            None => {
+                specs.push(Box::new(NamespaceBuilder::<S, A>::new(ns)));
+                specs.len() - 1
+            }
+        };
+        specs[index].add_route(event, handler);
+    }
+}
+
+/// Refuses duplicate namespaces and duplicate event registrations.
+pub(crate) fn check_specs<S, A: IoAdapter>(
+    specs: &[Box<dyn NamespaceSpec<S, A>>],
+) -> Result<(), BuildError> {
+    for (i, spec) in specs.iter().enumerate() {
+        if specs[..i].iter().any(|s| s.path() == spec.path()) {
+            return Err(BuildError::Config(format!(
+                "namespace `{}` is declared twice",
+                spec.path()
+            )));
+        }
+        if let Some(conflict) = spec.conflict() {
+            return Err(BuildError::Config(format!(
+                "in namespace `{}`: {conflict}",
+                spec.path()
+            )));
+        }
+        if !spec.path().starts_with('/') {
+            return Err(BuildError::Config(format!(
+                "namespace `{}` must start with `/`",
+                spec.path()
+            )));
+        }
+    }
+    Ok(())
 }

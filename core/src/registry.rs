@@ -89,6 +89,25 @@ impl ConnectionRegistry {
         self.len() == 0
     }
 
+    /// Logs `Active connections: N` at every tick of `every`, until the handle is aborted.
+    pub(crate) fn spawn_active_log(&self, every: std::time::Duration) -> tokio::task::AbortHandle {
+        let every = every.max(std::time::Duration::from_millis(10));
+        let registry = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                tracing::info!(
+                    connections = registry.len(),
+                    "Active connections: {}",
+                    registry.len()
+                );
+            }
+        })
+        .abort_handle()
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<(String, String), ConnectionInfo>> {
         // A panic while holding the lock cannot leave the map half-written: every write is one call.
         self.inner.read().unwrap_or_else(|e| e.into_inner())

@@ -11,11 +11,11 @@ use crate::args::{parse_hooks_args, parse_method_args};
 const LIFECYCLE: [&str; 3] = ["on_connection", "on_disconnect", "on_shutdown"];
 
 /// A method marked with one of our attributes.
-struct Marked {
-    kind: &'static str,
-    ns: Option<LitStr>,
-    event: Option<LitStr>,
-    method: ImplItemFn,
+pub(crate) struct Marked {
+    pub(crate) kind: &'static str,
+    pub(crate) ns: Option<LitStr>,
+    pub(crate) event: Option<LitStr>,
+    pub(crate) method: ImplItemFn,
 }
 
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
@@ -100,9 +100,9 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             }
         }
     });
-    let connection = lifecycle_calls(&marked, "on_connection")?;
-    let disconnect = lifecycle_calls(&marked, "on_disconnect")?;
-    let shutdown = lifecycle_calls(&marked, "on_shutdown")?;
+    let connection = crate::lifecycle::calls(&marked, "on_connection")?;
+    let disconnect = crate::lifecycle::calls(&marked, "on_disconnect")?;
+    let shutdown = crate::lifecycle::calls(&marked, "on_shutdown")?;
     strip_hook_attributes(&mut block);
 
     Ok(quote! {
@@ -270,71 +270,11 @@ fn route(m: &Marked, state: &Type, adapter: &Type) -> TokenStream {
     }
 }
 
-fn typed_args(method: &ImplItemFn) -> impl Iterator<Item = &Type> {
+pub(crate) fn typed_args(method: &ImplItemFn) -> impl Iterator<Item = &Type> {
     method.sig.inputs.iter().filter_map(|arg| match arg {
         FnArg::Typed(t) => Some(&*t.ty),
         FnArg::Receiver(_) => None,
     })
-}
-
-/// Calls to every `kind` method, in declaration order, with arguments picked by type.
-fn lifecycle_calls(marked: &[Marked], kind: &str) -> syn::Result<Vec<TokenStream>> {
-    let mut calls = Vec::new();
-    for m in marked.iter().filter(|m| m.kind == kind) {
-        let method = &m.method.sig.ident;
-        let mut needs_identity = false;
-        let mut args = Vec::new();
-        for ty in typed_args(&m.method) {
-            let arg = match (type_name(ty).as_deref(), kind) {
-                (Some("SocketRef"), "on_connection" | "on_disconnect") => {
-                    quote!(::std::clone::Clone::clone(socket))
-                }
-                (Some("Identity"), "on_connection" | "on_disconnect") => {
-                    needs_identity = true;
-                    quote!(::std::clone::Clone::clone(identity.as_ref().unwrap()))
-                }
-                (Some("Option"), "on_connection" | "on_disconnect") => {
-                    quote!(::std::clone::Clone::clone(&identity))
-                }
-                (Some("DisconnectReason"), "on_disconnect") => quote!(reason),
-                (Some("Io"), "on_shutdown") => quote!(::std::clone::Clone::clone(io)),
-                _ => {
-                    let expected = match kind {
-                        "on_shutdown" => "Io",
-                        "on_disconnect" => {
-                            "SocketRef, Identity, Option<Identity>, DisconnectReason"
-                        }
-                        _ => "SocketRef, Identity, Option<Identity>",
-                    };
-                    return Err(syn::Error::new_spanned(
-                        ty,
-                        format!("#[{kind}] methods take arguments of these types only: {expected}"),
-                    ));
-                }
-            };
-            args.push(arg);
-        }
-        let identity = (kind != "on_shutdown")
-            .then(|| quote!(let identity = socket.extensions.get::<::iostack::Identity>();));
-        let call = if needs_identity {
-            quote!({ if identity.is_some() { self.#method(#(#args),*).await; } })
-        } else {
-            quote!({ self.#method(#(#args),*).await; })
-        };
-        calls.push(match &m.ns {
-            Some(ns) => quote!({ #identity if socket.ns() == #ns #call }),
-            None => quote!({ #identity #call }),
-        });
-    }
-    Ok(calls)
-}
-
-/// The last path segment of a type (`Option` for `Option<Identity>`).
-fn type_name(ty: &Type) -> Option<String> {
-    match ty {
-        Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
-        _ => None,
-    }
 }
 
 /// Removes our attributes from the methods, so the block compiles as plain Rust.

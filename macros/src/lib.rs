@@ -14,6 +14,7 @@
 
 mod args;
 mod expand;
+mod lifecycle;
 
 use proc_macro::TokenStream;
 
