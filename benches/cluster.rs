@@ -54,7 +54,7 @@ async fn receive(
         let latencies = latencies.clone();
         tasks.push(tokio::spawn(async move {
             for _ in 0..expected {
-                let event = client.next_event().await;
+                let (_, event) = client.next_event().await;
                 // ["tick",<nanos since origin>]
                 let sent: u64 = event
                     .trim_end_matches(']')

@@ -14,7 +14,7 @@ use iostack::{
 use iostack_mongo::{MongoAdapter, MongoConfig};
 use iostack_redis::{RedisAdapter, RedisConfig};
 use iostack_testing::{
-    TestClient, TestServer,
+    RawClient, TestClient, TestServer,
     services::{MongoServer, RedisServer},
 };
 use serde_json::json;
@@ -146,6 +146,30 @@ async fn cluster_suite<A: iostack::socketioxide::adapter::Adapter>(nodes: &[Node
         c1.expect_none("vip", Duration::ZERO).await.is_ok(),
         "left the room"
     );
+
+    // A socket on another node answers an ack the server asked for.
+    let addr = at(1).server.addr();
+    let mut raw = RawClient::connect(addr, Some(r#"{"token":"user:9"}"#)).await;
+    let answering = tokio::spawn(async move {
+        loop {
+            if let (Some(id), event) = raw.next_event().await {
+                assert_eq!(event, r#"["question",1]"#);
+                raw.ack(id, r#"["answer from 9"]"#).await;
+                return raw;
+            }
+        }
+    });
+    let acks = at(0)
+        .io
+        .to("user-9")
+        .timeout(Duration::from_secs(2))
+        .emit_with_ack::<_, serde_json::Value>("question", &1)
+        .await
+        .unwrap();
+    let answers: Vec<_> = futures_util::StreamExt::collect::<Vec<_>>(acks).await;
+    assert_eq!(answers.len(), 1, "one socket answered");
+    assert_eq!(answers[0].1.as_ref().unwrap(), &json!("answer from 9"));
+    drop(answering.await.unwrap());
 
     // Helpers act cluster-wide: role broadcast, kick by user, disconnect by socket id.
     at(2)

@@ -10,81 +10,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::Message;
 
-/// One connected raw client.
-pub(crate) struct RawClient {
-    ws: tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-}
-
-impl RawClient {
-    /// Opens the Engine.IO session and connects to namespace `/` with an optional `auth` payload.
-    pub(crate) async fn connect(addr: std::net::SocketAddr, auth: Option<&str>) -> Self {
-        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-        let (ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("websocket handshake");
-        let mut client = Self { ws };
-        let open = client.next_text().await;
-        assert!(
-            open.starts_with('0'),
-            "expected the open packet, got {open}"
-        );
-        client.send(format!("40{}", auth.unwrap_or(""))).await;
-        let connected = client.next_text().await;
-        assert!(
-            connected.starts_with("40"),
-            "expected CONNECT, got {connected}"
-        );
-        client
-    }
-
-    async fn send(&mut self, text: String) {
-        self.ws.send(Message::text(text)).await.expect("send");
-    }
-
-    /// The next text frame that is not a ping (pings are answered).
-    async fn next_text(&mut self) -> String {
-        loop {
-            match self
-                .ws
-                .next()
-                .await
-                .expect("connection open")
-                .expect("frame")
-            {
-                Message::Text(t) if t.as_str() == "2" => self.send("3".into()).await,
-                Message::Text(t) => return t.to_string(),
-                _ => {}
-            }
-        }
-    }
-
-    /// The next event packet (`42[...]`), as text after the `42`.
-    pub(crate) async fn next_event(&mut self) -> String {
-        loop {
-            let text = self.next_text().await;
-            if let Some(event) = text.strip_prefix("42") {
-                return event.to_owned();
-            }
-        }
-    }
-
-    /// Emits `event` with `payload` (JSON text) and an ack id, and waits for that ack.
-    pub(crate) async fn emit_with_ack(&mut self, id: u64, event: &str, payload: &str) {
-        self.send(format!("42{id}[\"{event}\",{payload}]")).await;
-        let expected = format!("43{id}[");
-        loop {
-            let text = self.next_text().await;
-            if text.starts_with(&expected) {
-                return;
-            }
-        }
-    }
-}
+pub(crate) use iostack_testing::RawClient;
 
 /// Runs `clients` concurrent clients doing acked `event` round trips for `duration`;
 /// returns round trips per second.

@@ -17,10 +17,12 @@
 //! ```
 
 mod client;
+mod raw;
 mod server;
 pub mod services;
 
 pub use client::{Received, TestClient, TestClientBuilder, TestError, Transport};
+pub use raw::RawClient;
 pub use server::TestServer;
 
 /// How long any wait of this crate lasts before it fails: 5 seconds.
