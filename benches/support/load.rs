@@ -10,7 +10,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-
 pub(crate) use iostack_testing::RawClient;
 
 /// Runs `clients` concurrent clients doing acked `event` round trips for `duration`;

@@ -58,6 +58,25 @@ pub fn redact_url(url: &str) -> String {
     format!("{scheme}://{redacted}@{host}{tail}")
 }
 
+/// Whether `payload` is a plain broadcast request of socketioxide's remote adapters
+/// (`[node id, request id, type 0, ...]` in MessagePack).
+///
+/// socketioxide-redis and socketioxide-mongodb deliver a broadcast to the local sockets only after
+/// the store accepted it; a driver that cannot reach its store reports such a request as sent (and
+/// counts it) so that this node's clients still get it. Every other request must fail.
+pub fn is_remote_broadcast(payload: &[u8]) -> bool {
+    const BROADCAST: u8 = 0;
+    let mut rd = payload;
+    let Ok(len) = rmp::decode::read_array_len(&mut rd) else {
+        return false;
+    };
+    let mut buf = [0u8; 64];
+    len >= 3
+        && rmp::decode::read_str(&mut rd, &mut buf).is_ok()
+        && rmp::decode::read_str(&mut rd, &mut buf).is_ok()
+        && rmp::decode::read_int::<u8, _>(&mut rd).is_ok_and(|t| t == BROADCAST)
+}
+
 /// The state of an adapter's backing store, as reported by monitoring.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "status", content = "detail", rename_all = "lowercase")]
@@ -154,5 +173,27 @@ impl Adapter for DefaultLocal {
     }
     async fn health(&self) -> Health {
         Health::Up
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(kind: u8) -> Vec<u8> {
+        let mut payload = Vec::new();
+        rmp::encode::write_array_len(&mut payload, 5).unwrap();
+        rmp::encode::write_str(&mut payload, "AAAAAAAAAAAAAAAA").unwrap();
+        rmp::encode::write_str(&mut payload, "BBBBBBBBBBBBBBBB").unwrap();
+        rmp::encode::write_uint(&mut payload, u64::from(kind)).unwrap();
+        payload
+    }
+
+    #[test]
+    fn recognises_broadcast_requests_only() {
+        assert!(is_remote_broadcast(&request(0)));
+        assert!(!is_remote_broadcast(&request(6)));
+        assert!(!is_remote_broadcast(b"garbage"));
+        assert!(!is_remote_broadcast(&[]));
     }
 }

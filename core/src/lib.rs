@@ -53,7 +53,9 @@ mod serve;
 mod session;
 mod shutdown;
 
-pub use adapter::{Adapter, AdapterError, BoxFuture, Health, NamespaceInit, redact_url};
+pub use adapter::{
+    Adapter, AdapterError, BoxFuture, Health, NamespaceInit, is_remote_broadcast, redact_url,
+};
 pub use app::App;
 pub use builder::AppBuilder;
 pub use cluster::{IoError, KICKED_EVENT, SERVER_DISCONNECT_EVENT};

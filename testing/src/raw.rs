@@ -22,13 +22,21 @@ impl RawClient {
     /// Opens the Engine.IO session and connects to namespace `/` with an optional `auth` JSON payload.
     pub async fn connect(addr: std::net::SocketAddr, auth: Option<&str>) -> Self {
         let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket handshake");
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket handshake");
         let mut client = Self { ws };
         let open = client.next_packet().await;
-        assert!(open.starts_with('0'), "expected the open packet, got {open}");
+        assert!(
+            open.starts_with('0'),
+            "expected the open packet, got {open}"
+        );
         client.send(format!("40{}", auth.unwrap_or(""))).await;
         let connected = client.next_packet().await;
-        assert!(connected.starts_with("40"), "expected CONNECT, got {connected}");
+        assert!(
+            connected.starts_with("40"),
+            "expected CONNECT, got {connected}"
+        );
         client
     }
 
@@ -40,7 +48,13 @@ impl RawClient {
     /// The next packet that is not an Engine.IO ping (pings are answered).
     pub async fn next_packet(&mut self) -> String {
         loop {
-            match self.ws.next().await.expect("connection open").expect("frame") {
+            match self
+                .ws
+                .next()
+                .await
+                .expect("connection open")
+                .expect("frame")
+            {
                 Message::Text(t) if t.as_str() == "2" => self.send("3".into()).await,
                 Message::Text(t) => return t.to_string(),
                 _ => {}

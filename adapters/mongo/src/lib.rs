@@ -13,9 +13,22 @@
 //!
 //! Needs a replica set (change streams do not exist on a standalone server). Old messages are
 //! removed by a TTL index (default, 60 s) or bounded by a capped collection. If MongoDB cannot be
-//! reached at start, `build()` fails with the URL (password redacted) and the cause.
+//! reached at start, `build()` fails with the URL (password redacted) and the cause. While it is
+//! away, nodes stay up, broadcasts still reach this node's clients (the others miss them, which is
+//! logged and counted in `health()`), and cluster-wide calls fail within their timeout.
 
-use std::{borrow::Cow, time::Duration};
+mod driver;
+
+pub use driver::ResilientDriver;
+
+use std::{
+    borrow::Cow,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use iostack_core::{Adapter, AdapterError, BoxFuture, Health, NamespaceInit};
 use socketioxide::{SocketIoBuilder, adapter::Emitter};
@@ -28,7 +41,7 @@ use socketioxide_mongodb::{
 pub const DEFAULT_MONGO_URL: &str = "mongodb://127.0.0.1:27017/?replicaSet=rs0";
 
 /// The socketioxide adapter installed by [`MongoAdapter`].
-pub type MongoIoAdapter = CustomMongoDbAdapter<Emitter, MongoDbDriver>;
+pub type MongoIoAdapter = CustomMongoDbAdapter<Emitter, ResilientDriver>;
 
 /// How old messages between nodes are removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +131,7 @@ impl MongoConfig {
 pub struct MongoAdapter {
     config: MongoConfig,
     db: tokio::sync::OnceCell<mongodb::Database>,
+    dropped_broadcasts: Arc<AtomicU64>,
 }
 
 impl MongoAdapter {
@@ -131,6 +145,7 @@ impl MongoAdapter {
         Self {
             config,
             db: tokio::sync::OnceCell::new(),
+            dropped_broadcasts: Arc::default(),
         }
     }
 
@@ -182,9 +197,18 @@ impl Adapter for MongoAdapter {
             .with_collection(self.config.collection.clone())
             .with_request_timeout(self.config.request_timeout)
             .with_expiration_strategy(strategy);
-        let ctr = MongoDbAdapterCtr::new_with_mongodb_config(db.clone(), config)
-            .await
-            .map_err(|e| self.error(e))?;
+        let inner = MongoDbDriver::new(
+            db.clone(),
+            &self.config.collection,
+            &config.expiration_strategy,
+        )
+        .await
+        .map_err(|e| self.error(e))?;
+        let driver = ResilientDriver {
+            inner,
+            dropped_broadcasts: self.dropped_broadcasts.clone(),
+        };
+        let ctr = MongoDbAdapterCtr::new_with_driver(driver, config);
         let _ = self.db.set(db);
         tracing::info!(url = %self.config.redacted_url(), "mongo adapter connected");
         Ok(builder.with_adapter::<MongoIoAdapter>(ctr))
@@ -205,7 +229,11 @@ impl Adapter for MongoAdapter {
         };
         match self.ping(db).await {
             Ok(()) => Health::Up,
-            Err(e) => Health::Down(format!("mongo at {}: {e}", self.config.redacted_url())),
+            Err(e) => Health::Down(format!(
+                "mongo at {}: {e} ({} broadcasts delivered locally only)",
+                self.config.redacted_url(),
+                self.dropped_broadcasts.load(Ordering::Relaxed)
+            )),
         }
     }
 }

@@ -29,28 +29,6 @@ pub struct ResilientDriver {
     pub(crate) dropped_broadcasts: Arc<AtomicU64>,
 }
 
-/// The request type socketioxide's remote adapters give a plain broadcast.
-const BROADCAST: u8 = 0;
-
-/// The type of a socketioxide remote request (`[node id, request id, type, ...]` in MessagePack),
-/// or `None` for anything else (responses, heartbeats of other shapes).
-fn request_type(payload: &[u8]) -> Option<u8> {
-    let mut rd = payload;
-    if rmp::decode::read_array_len(&mut rd).ok()? < 3 {
-        return None;
-    }
-    let mut buf = [0u8; 64];
-    rmp::decode::read_str(&mut rd, &mut buf).ok()?;
-    rmp::decode::read_str(&mut rd, &mut buf).ok()?;
-    rmp::decode::read_int(&mut rd).ok()
-}
-
-impl std::fmt::Debug for ResilientDriver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResilientDriver").finish_non_exhaustive()
-    }
-}
-
 /// Routes a pub/sub message to its channel's handler; called by the connection for every push.
 pub(crate) fn route_push(push: PushInfo, handlers: &Handlers) {
     if !matches!(push.kind, PushKind::Message | PushKind::SMessage) || push.data.len() < 2 {
@@ -87,7 +65,7 @@ impl Driver for ResilientDriver {
     /// to deliver it to this node's sockets (it delivers locally only after a successful publish);
     /// the other nodes miss it, which is logged and counted. Every other request fails.
     async fn publish(&self, chan: String, val: Vec<u8>) -> Result<(), Self::Error> {
-        let is_broadcast = request_type(&val) == Some(BROADCAST);
+        let is_broadcast = iostack_core::is_remote_broadcast(&val);
         let published = redis::cmd("PUBLISH")
             .arg(chan)
             .arg(val)
@@ -145,22 +123,5 @@ impl Driver for ResilientDriver {
             .await
             .map_err(|e| failed("PUBSUB NUMSUB", e))?;
         Ok(count)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_request_type_of_a_remote_request() {
-        let mut payload = Vec::new();
-        rmp::encode::write_array_len(&mut payload, 5).unwrap();
-        rmp::encode::write_str(&mut payload, "AAAAAAAAAAAAAAAA").unwrap();
-        rmp::encode::write_str(&mut payload, "BBBBBBBBBBBBBBBB").unwrap();
-        rmp::encode::write_uint(&mut payload, 6).unwrap();
-        assert_eq!(request_type(&payload), Some(6));
-        assert_eq!(request_type(b"garbage"), None);
-        assert_eq!(request_type(&[]), None);
     }
 }
