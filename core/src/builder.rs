@@ -21,6 +21,9 @@ use crate::{
 
 type Configure = Box<dyn FnOnce(SocketIoBuilder) -> SocketIoBuilder + Send>;
 
+/// Outgoing messages one socket may have waiting, unless configured otherwise.
+const DEFAULT_BUFFER: usize = 1024;
+
 impl<S> App<S>
 where
     S: Clone + Send + Sync + 'static,
@@ -152,6 +155,13 @@ where
         self
     }
 
+    /// How many outgoing messages may wait for one slow client before further ones are refused
+    /// (default 1024; socketioxide's own default is 128). Refusals are counted, see
+    /// [`delivery`](crate::delivery).
+    pub fn max_buffer_size(self, size: usize) -> Self {
+        self.configure(move |b| b.max_buffer_size(size.max(1)))
+    }
+
     /// Whether each socket's events are handled one at a time in arrival order (default `true`).
     ///
     /// With `false` every event runs as its own task, as in plain socketioxide: faster for slow,
@@ -209,10 +219,10 @@ where
             return Err(BuildError::Config(misuse));
         }
         let adapter_name = self.adapter.name();
-        let builder = self
-            .configure
-            .into_iter()
-            .fold(SocketIo::builder(), |builder, f| f(builder));
+        let builder = self.configure.into_iter().fold(
+            SocketIo::builder().max_buffer_size(DEFAULT_BUFFER),
+            |builder, f| f(builder),
+        );
         let builder =
             self.adapter
                 .install(builder)

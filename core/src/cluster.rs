@@ -66,7 +66,7 @@ impl<A: IoAdapter> Io<A> {
     ) -> Result<(), IoError> {
         let room = role_room(role);
         for ns in self.socketio().nsps() {
-            ns.within(room.clone()).emit(event, data).await?;
+            crate::delivery::checked(ns.within(room.clone()).emit(event, data).await)?;
         }
         Ok(())
     }

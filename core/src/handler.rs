@@ -18,9 +18,22 @@ impl IntoEventResult for () {
     }
 }
 
-impl<E: std::fmt::Display> IntoEventResult for Result<(), E> {
+/// A handler's error is sent to the client as its `Display`; a `BroadcastError` of full socket
+/// buffers is counted (see [`delivery`](crate::delivery)) and reads `Not delivered to N recipients`.
+impl<E: std::fmt::Display + 'static> IntoEventResult for Result<(), E> {
     fn into_event_result(self) -> Result<(), EventError> {
-        self.map_err(EventError::handler)
+        self.map_err(|e| {
+            let any: &dyn std::any::Any = &e;
+            match any
+                .downcast_ref::<socketioxide::BroadcastError>()
+                .map(crate::delivery::record)
+            {
+                Some(dropped) if dropped > 0 => {
+                    EventError::Handler(format!("Not delivered to {dropped} recipients"))
+                }
+                _ => EventError::handler(e),
+            }
+        })
     }
 }
 

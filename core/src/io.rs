@@ -78,7 +78,7 @@ impl<A: IoAdapter> Io<A> {
         event: impl AsRef<str>,
         data: &T,
     ) -> Result<(), BroadcastError> {
-        self.io.emit(event, data).await
+        crate::delivery::checked(self.io.emit(event, data).await)
     }
 
     /// Selects the clients of the `/` namespace in `rooms`, on every node.

@@ -37,6 +37,7 @@ mod app;
 mod builder;
 mod cluster;
 mod connect;
+pub mod delivery;
 mod error;
 mod event;
 pub mod extract;
@@ -78,6 +79,7 @@ pub use session::EventOptions;
 pub use shutdown::{SHUTDOWN_EVENT, ShutdownOptions};
 
 pub use socketioxide;
+pub use socketioxide::BroadcastError;
 
 #[doc(hidden)]
 pub use async_trait::async_trait;

@@ -167,6 +167,7 @@ impl<A: IoAdapter> Monitor<A> {
             "adapter": self.io.adapter_name(),
             "health": self.adapter.health().await,
             "connections": self.connection_stats().await,
+            "dropped_messages": crate::delivery::dropped_messages(),
         });
         for source in &self.sources {
             doc[source.name()] = source.json();
@@ -200,6 +201,16 @@ impl<A: IoAdapter> Monitor<A> {
         );
         let _ = writeln!(out, "# TYPE iostack_adapter_up gauge");
         let _ = writeln!(out, "iostack_adapter_up{{adapter=\"{adapter}\"}} {up}");
+        let _ = writeln!(
+            out,
+            "# HELP iostack_dropped_messages_total Messages refused by full socket buffers."
+        );
+        let _ = writeln!(out, "# TYPE iostack_dropped_messages_total counter");
+        let _ = writeln!(
+            out,
+            "iostack_dropped_messages_total {}",
+            crate::delivery::dropped_messages()
+        );
         for source in &self.sources {
             source.prometheus(&mut out);
         }

@@ -72,7 +72,8 @@ where
         });
         for ns in self.io().socketio().nsps() {
             let path = ns.ns_path().to_owned();
-            if let Err(e) = ns.local().emit(SHUTDOWN_EVENT, &notice).await {
+            if let Err(e) = crate::delivery::checked(ns.local().emit(SHUTDOWN_EVENT, &notice).await)
+            {
                 tracing::warn!(ns = path, "shutdown notice not sent: {e}");
             }
         }

@@ -1,0 +1,52 @@
+//! A client that stops reading: its buffer fills, further messages are refused, and every refusal is
+//! counted and reported instead of being lost silently.
+
+use iostack::{
+    App, BroadcastError,
+    delivery::dropped_messages,
+    extract::{AckSender, SocketRef},
+};
+use iostack_testing::{RawClient, TestClient, TestServer};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_refused_by_a_full_buffer_are_counted_and_reported() {
+    let app = App::builder(())
+        .max_buffer_size(8)
+        .on(
+            "flood",
+            async |socket: SocketRef, ack: AckSender| -> Result<(), BroadcastError> {
+                let big = "x".repeat(10_000);
+                for _ in 0..5_000 {
+                    socket.broadcast().emit("big", &big).await?;
+                }
+                let _ = ack.send(&"all delivered");
+                Ok(())
+            },
+        )
+        .build()
+        .await
+        .unwrap();
+    let monitor = app.monitor();
+    let server = TestServer::start(app).await.unwrap();
+    // Connected, then never reads again: its socket buffer will fill.
+    let _stalled = RawClient::connect(server.addr(), None).await;
+    let sender = TestClient::connect(&server.url()).await.unwrap();
+
+    let before = dropped_messages();
+    let reply = sender.emit_with_ack("flood", json!(null)).await.unwrap();
+    assert_eq!(
+        reply,
+        json!([{ "error": { "message": "Not delivered to 1 recipients" } }])
+    );
+    assert!(dropped_messages() > before, "the refusal was counted");
+    let metrics = monitor.prometheus().await;
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("iostack_dropped_messages_total "))
+        .unwrap();
+    assert!(
+        line.split(' ').nth(1).unwrap().parse::<u64>().unwrap() >= 1,
+        "{line}"
+    );
+}
