@@ -23,18 +23,10 @@ impl RedisServer {
 
     /// Starts `redis-server` on `port` (e.g. to restart a stopped one in place).
     pub async fn start_on(port: u16) -> io::Result<Self> {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("cannot start redis-server ({e}): install it (apt-get install redis-server) or run scripts/test.sh"),
-                )
-            })?;
-        let mut server = Self { child, port };
+        let mut server = Self {
+            child: spawn_redis(port)?,
+            port,
+        };
         server.wait_ready().await?;
         Ok(server)
     }
@@ -77,9 +69,17 @@ impl RedisServer {
         self.kill();
     }
 
-    fn kill(&mut self) {
+    /// Kills the server (to simulate an outage); [`restart`](Self::restart) brings it back.
+    pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port (empty: persistence is off).
+    pub async fn restart(&mut self) -> io::Result<()> {
+        self.kill();
+        self.child = spawn_redis(self.port)?;
+        self.wait_ready().await
     }
 }
 
@@ -87,6 +87,20 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+fn spawn_redis(port: u16) -> io::Result<Child> {
+    Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot start redis-server ({e}): install it (apt-get install redis-server) or run scripts/test.sh"),
+            )
+        })
 }
 
 async fn ping(port: u16) -> bool {
