@@ -26,6 +26,7 @@ command -v cargo >/dev/null || fail "cargo is missing: install a Rust toolchain 
 
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v redis-cli >/dev/null || missing+=(redis-tools) # forms the Redis Cluster of the tests
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v python3 >/dev/null || missing+=(python3)
@@ -48,6 +49,10 @@ if ! pg_ok; then
   pg_ok || fail "PostgreSQL is not reachable at $pg_url"
 fi
 export IOSTACK_TEST_PG_URL="$pg_url"
+# Each channel test makes its own database: drop those of earlier runs.
+for db in $(psql "$pg_url/postgres" -tAc "select datname from pg_database where datname like 'iostack_test_%'"); do
+  psql "$pg_url/postgres" -qc "drop database if exists \"$db\" with (force)"
+done
 
 step "MongoDB-compatible test server (SecantusDB in .venv)"
 bash scripts/setup-mongo.sh

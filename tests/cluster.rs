@@ -15,7 +15,7 @@ use iostack_mongo::{MongoAdapter, MongoConfig};
 use iostack_redis::{RedisAdapter, RedisConfig};
 use iostack_testing::{
     RawClient, TestClient, TestServer,
-    services::{MongoServer, RedisServer},
+    services::{MongoServer, RedisCluster, RedisServer},
 };
 use serde_json::json;
 use tower::ServiceBuilder;
@@ -217,6 +217,56 @@ async fn cluster_suite_on_redis_three_nodes() {
     ];
     assert_eq!(nodes[0].io.adapter_name(), "redis");
     cluster_suite(&nodes).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_suite_on_a_three_shard_redis_cluster() {
+    let redis = RedisCluster::start().await.unwrap();
+    let adapter = || {
+        RedisAdapter::new(
+            RedisConfig::cluster(redis.urls()).request_timeout(Duration::from_secs(2)),
+        )
+    };
+    let nodes = [
+        node(adapter()).await,
+        node(adapter()).await,
+        node(adapter()).await,
+    ];
+    assert_eq!(nodes[0].io.adapter_name(), "redis");
+    cluster_suite(&nodes).await;
+
+    let channels = |kind: &str| {
+        redis
+            .ports()
+            .into_iter()
+            .flat_map(|port| redis_cli(port, &["PUBSUB", kind]))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        channels("SHARDCHANNELS")
+            .iter()
+            .any(|c| c.starts_with("socket.io")),
+        "the adapter listens on sharded channels"
+    );
+    assert_eq!(
+        channels("CHANNELS"),
+        Vec::<String>::new(),
+        "and on no classic channel"
+    );
+}
+
+/// The lines `redis-cli` prints for `args` sent to the server on `port`.
+fn redis_cli(port: u16, args: &[&str]) -> Vec<String> {
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ use iostack_mongo::{MongoAdapter, MongoConfig};
 use iostack_redis::{RedisAdapter, RedisConfig};
 use iostack_testing::{
     TestClient, TestServer,
-    services::{MongoServer, RedisServer},
+    services::{MongoServer, RedisCluster, RedisServer},
 };
 use serde_json::json;
 
@@ -29,6 +29,19 @@ impl Store for RedisServer {
     }
     async fn restart(&mut self) {
         RedisServer::restart(self).await.unwrap()
+    }
+}
+
+/// Its URL is every node's, comma-separated.
+impl Store for RedisCluster {
+    fn url(&self) -> String {
+        self.urls().join(",")
+    }
+    fn kill(&mut self) {
+        RedisCluster::kill(self)
+    }
+    async fn restart(&mut self) {
+        RedisCluster::restart(self).await.unwrap()
     }
 }
 
@@ -123,6 +136,19 @@ async fn nodes_survive_a_redis_outage() {
     survives_outage(redis, |url| {
         RedisAdapter::new(
             RedisConfig::new(url)
+                .request_timeout(Duration::from_secs(1))
+                .connect_timeout(Duration::from_millis(500)),
+        )
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_survive_a_redis_cluster_outage() {
+    let redis = RedisCluster::start().await.unwrap();
+    survives_outage(redis, |urls| {
+        RedisAdapter::new(
+            RedisConfig::cluster(urls.split(','))
                 .request_timeout(Duration::from_secs(1))
                 .connect_timeout(Duration::from_millis(500)),
         )

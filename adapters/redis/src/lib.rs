@@ -16,15 +16,19 @@
 //! with backoff and every channel resubscribed after an outage: while Redis is away, local delivery
 //! goes on, cluster-wide calls fail within their timeout, `health()` reports the cause, and nothing
 //! crashes.
+//!
+//! With the `cluster` feature, [`RedisConfig::cluster`] (or `REDIS_CLUSTER_NODES`) connects to a
+//! Redis Cluster and uses sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`).
 
 mod config;
+mod connection;
 mod driver;
+mod subscriptions;
 
 pub use config::{DEFAULT_REDIS_URL, RedisConfig};
 pub use driver::{DriverError, ResilientDriver};
 
 use std::{
-    collections::HashMap,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -33,9 +37,11 @@ use std::{
 };
 
 use iostack_core::{Adapter, AdapterError, BoxFuture, Health, NamespaceInit};
-use redis::{ProtocolVersion, aio::ConnectionManager};
 use socketioxide::{SocketIoBuilder, adapter::Emitter};
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
+
+use connection::Connection;
+use subscriptions::Subscriptions;
 
 /// The socketioxide adapter installed by [`RedisAdapter`].
 pub type RedisIoAdapter = CustomRedisAdapter<Emitter, ResilientDriver>;
@@ -44,7 +50,7 @@ pub type RedisIoAdapter = CustomRedisAdapter<Emitter, ResilientDriver>;
 #[derive(Debug)]
 pub struct RedisAdapter {
     config: RedisConfig,
-    conn: tokio::sync::OnceCell<ConnectionManager>,
+    conn: tokio::sync::OnceCell<Connection>,
     dropped_broadcasts: Arc<AtomicU64>,
     keepalive: std::sync::OnceLock<tokio::task::AbortHandle>,
 }
@@ -59,17 +65,19 @@ impl Drop for RedisAdapter {
 
 /// Pings Redis at every `every`: a lost connection is re-established (and its channels
 /// resubscribed) on the next command, so a node that only listens must send one.
-fn keep_alive(conn: ConnectionManager, every: Duration) -> tokio::task::AbortHandle {
+fn keep_alive(
+    conn: Connection,
+    subscriptions: Arc<Subscriptions>,
+    every: Duration,
+) -> tokio::task::AbortHandle {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut was_up = true;
         loop {
             ticks.tick().await;
-            let up = redis::cmd("PING")
-                .query_async::<String>(&mut conn.clone())
-                .await
-                .is_ok();
+            let up = conn.query::<String>(&redis::cmd("PING")).await.is_ok()
+                && conn.renew(&subscriptions).await.is_ok();
             match (was_up, up) {
                 (true, false) => tracing::error!("redis connection lost; retrying"),
                 (false, true) => tracing::info!("redis connection restored; channels resubscribed"),
@@ -104,32 +112,12 @@ impl RedisAdapter {
         ))
     }
 
-    async fn connect(&self, handlers: driver::Handlers) -> Result<ConnectionManager, AdapterError> {
-        let client = redis::Client::open(self.config.url.as_str()).map_err(|e| self.error(e))?;
-        let info = client.get_connection_info().clone();
-        let settings = info
-            .redis_settings()
-            .clone()
-            .set_protocol(ProtocolVersion::RESP3);
-        let client =
-            redis::Client::open(info.set_redis_settings(settings)).map_err(|e| self.error(e))?;
+    async fn connect(&self, subscriptions: Arc<Subscriptions>) -> Result<Connection, AdapterError> {
         let timeout = self.config.connect_timeout;
-        let manager = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_secs(2))
-            .set_automatic_resubscription()
-            .set_push_sender(move |push| {
-                driver::route_push(push, &handlers);
-                Ok::<(), redis::aio::SendError>(())
-            });
-        let conn =
-            tokio::time::timeout(timeout, ConnectionManager::new_with_config(client, manager))
-                .await
-                .map_err(|_| self.error(format!("no answer within {timeout:?}")))?
-                .map_err(|e| self.error(e))?;
-        Ok(conn)
+        tokio::time::timeout(timeout, Connection::open(&self.config, subscriptions))
+            .await
+            .map_err(|_| self.error(format!("no answer within {timeout:?}")))?
+            .map_err(|e| self.error(e))
     }
 }
 
@@ -145,15 +133,17 @@ impl Adapter for RedisAdapter {
         &self,
         builder: SocketIoBuilder,
     ) -> Result<SocketIoBuilder<RedisIoAdapter>, AdapterError> {
-        let handlers: driver::Handlers = Arc::new(std::sync::RwLock::new(HashMap::new()));
-        let conn = self.connect(handlers.clone()).await?;
+        let subscriptions = Arc::new(Subscriptions::default());
+        let conn = self.connect(subscriptions.clone()).await?;
         let _ = self.conn.set(conn.clone());
-        let _ = self
-            .keepalive
-            .set(keep_alive(conn.clone(), self.config.keepalive));
+        let _ = self.keepalive.set(keep_alive(
+            conn.clone(),
+            subscriptions.clone(),
+            self.config.keepalive,
+        ));
         let driver = ResilientDriver {
             conn,
-            handlers,
+            subscriptions,
             dropped_broadcasts: self.dropped_broadcasts.clone(),
         };
         let config = RedisAdapterConfig::new()
@@ -178,14 +168,8 @@ impl Adapter for RedisAdapter {
         let Some(conn) = self.conn.get() else {
             return Health::Down("not connected yet".into());
         };
-        let mut conn = conn.clone();
         let ping = redis::cmd("PING");
-        match tokio::time::timeout(
-            self.config.connect_timeout,
-            ping.query_async::<String>(&mut conn),
-        )
-        .await
-        {
+        match tokio::time::timeout(self.config.connect_timeout, conn.query::<String>(&ping)).await {
             Ok(Ok(_)) => Health::Up,
             Ok(Err(e)) => Health::Down(format!(
                 "redis at {}: {e} ({dropped} broadcasts delivered locally only)",
