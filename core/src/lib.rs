@@ -37,6 +37,7 @@ mod app;
 mod builder;
 mod cluster;
 mod connect;
+pub mod content;
 pub mod delivery;
 mod error;
 mod event;
