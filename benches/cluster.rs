@@ -1,9 +1,9 @@
-//! Cross-node broadcast over Redis and MongoDB versus the memory adapter, in one run.
+//! Cross-node broadcast over Redis, a Redis Cluster and MongoDB versus the memory adapter, in one run.
 //!
-//! `cargo bench --bench cluster` starts its own `redis-server` and MongoDB-compatible server (see
-//! `scripts/setup-mongo.sh`), two nodes per adapter (one for memory), 10 raw WebSocket clients on the
-//! receiving node, then measures latency (p50/p99 of 500 paced broadcasts) and delivered messages/s
-//! (a burst of 2 000 broadcasts) from the other node.
+//! `cargo bench --bench cluster` starts its own `redis-server`, three-shard Redis Cluster and
+//! MongoDB-compatible server (see `scripts/setup-mongo.sh`), two nodes per adapter (one for
+//! memory), 10 raw WebSocket clients on the receiving node, then measures latency (p50/p99 of 500
+//! paced broadcasts) and delivered messages/s (a burst of 2 000 broadcasts) from the other node.
 
 #[path = "support/load.rs"]
 mod load;
@@ -15,7 +15,7 @@ use std::{
 };
 
 use iostack::{Adapter, App, Io, memory::MemoryAdapter};
-use iostack_testing::services::{MongoServer, RedisServer};
+use iostack_testing::services::{MongoServer, RedisCluster, RedisServer};
 
 const RECEIVERS: usize = 10;
 const PACED: usize = 500;
@@ -121,7 +121,7 @@ async fn measure<A: iostack::socketioxide::adapter::Adapter>(
 
 fn print(name: &str, f: &Figures) {
     println!(
-        "  {name:<8} p50 {:>8.2?}  p99 {:>8.2?}  {:>10.0} deliveries/s",
+        "  {name:<13} p50 {:>8.2?}  p99 {:>8.2?}  {:>10.0} deliveries/s",
         f.p50, f.p99, f.per_second
     );
 }
@@ -140,6 +140,13 @@ async fn main() {
     let (_, sender) = node(redis_node()).await;
     let (addr, _) = node(redis_node()).await;
     print("redis", &measure(&sender, addr).await);
+
+    let cluster = RedisCluster::start().await.expect("redis cluster");
+    let cluster_node =
+        || iostack_redis::RedisAdapter::new(iostack_redis::RedisConfig::cluster(cluster.urls()));
+    let (_, sender) = node(cluster_node()).await;
+    let (addr, _) = node(cluster_node()).await;
+    print("redis-cluster", &measure(&sender, addr).await);
 
     let mongo = MongoServer::start()
         .await
