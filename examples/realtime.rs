@@ -1,8 +1,8 @@
 //! The flagship example: every iostack feature in one server.
 //!
 //! `cargo run --example realtime` — 127.0.0.1:3000 (`PORT`), memory adapter and an SQLite file
-//! (`iostack.db`) by default; `REDIS_URL` or `MONGO_URL` switch the adapter, `DATABASE_URL` the
-//! database. `JWT_SECRET` signs tokens (a demo token is logged at start), `MONITOR_TOKEN` guards
+//! (`iostack.db`) by default; `REDIS_URL` (or `REDIS_CLUSTER_NODES`) or `MONGO_URL` switch the
+//! adapter, `DATABASE_URL` the database. `JWT_SECRET` signs tokens (a demo token is logged at start), `MONITOR_TOKEN` guards
 //! `GET /stats` and `GET /metrics`. The README lists every client event and its replies.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -163,6 +163,9 @@ async fn run<AD: Adapter>(
 
     tracing::info!(token = %demo_token(&settings.secret), "demo token: user `demo`, roles admin, valid one hour");
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("PORT must be a port number, got `{port}`"))?;
     let listener = iostack::bind(format!("127.0.0.1:{port}")).await?;
     tracing::info!(
         adapter = app.io().adapter_name(),
@@ -185,12 +188,23 @@ fn demo_token(secret: &str) -> String {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
+    match start().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("realtime example failed to start: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reads the settings, picks the adapter and database, and serves until shutdown.
+async fn start() -> Result<(), Box<dyn std::error::Error>> {
     let env = |key: &str, default: &str| std::env::var(key).unwrap_or_else(|_| default.into());
     let settings = Settings {
         secret: env("JWT_SECRET", "dev-secret-change-me"),
@@ -198,13 +212,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         allowlist: env("IP_ALLOWLIST", "127.0.0.1,::1"),
     };
     let db = Database::from_env().await?;
-    if let Ok(url) = std::env::var("REDIS_URL") {
-        run(
-            iostack_redis::RedisAdapter::new(iostack_redis::RedisConfig::new(url)),
-            db,
-            settings,
-        )
-        .await
+    if std::env::var_os("REDIS_URL").is_some() || std::env::var_os("REDIS_CLUSTER_NODES").is_some()
+    {
+        run(iostack_redis::RedisAdapter::from_env(), db, settings).await
     } else if let Ok(url) = std::env::var("MONGO_URL") {
         run(
             iostack_mongo::MongoAdapter::new(iostack_mongo::MongoConfig::new(url)),

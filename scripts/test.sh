@@ -60,6 +60,7 @@ bash scripts/setup-mongo.sh
 step "formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --all-features --quiet
 
 step "Rust tests (unit, integration, doctests)"
 cargo test --workspace --all-features

@@ -56,6 +56,31 @@ async fn postgres() -> Database {
     Database::connect(&format!("{base}/{name}")).await.unwrap()
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_database_fails_fast_naming_the_url_without_password() {
+    let port = iostack_testing::services::free_port().unwrap();
+    let url = format!("postgres://app:hunter2@127.0.0.1:{port}/app");
+    let err = tokio::time::timeout(Duration::from_secs(15), Database::connect(&url))
+        .await
+        .expect("gives up within its connect timeout")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(&format!(
+            "cannot reach the database at postgres://app:***@127.0.0.1:{port}/app: "
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+    assert_eq!(
+        Database::connect("mysql://x")
+            .await
+            .unwrap_err()
+            .to_string(),
+        "unsupported database URL `mysql://x`: use sqlite://... or postgres://..."
+    );
+}
+
 async fn seeded(db: Database) -> ChannelStore {
     let store = ChannelStore::new(db);
     let channel = |id: &str, password: Option<&str>, max: i64| NewChannel {

@@ -21,10 +21,21 @@ pub enum DatabaseError {
     /// The URL names no supported engine.
     #[error("unsupported database URL `{0}`: use sqlite://... or postgres://...")]
     UnsupportedUrl(String),
-    /// The database refused a query or could not be reached.
+    /// The database could not be reached (or refused the credentials) within the connect timeout.
+    #[error("cannot reach the database at {url}: {source}")]
+    Unreachable {
+        /// The URL, password redacted.
+        url: String,
+        /// What the driver said.
+        source: sqlx::Error,
+    },
+    /// The database refused a query.
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
 }
+
+/// How long connecting (and waiting for a pooled connection) may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A connection pool with the iostack tables migrated; cheap to clone.
 #[derive(Debug, Clone)]
@@ -71,6 +82,7 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
 
 impl Database {
     /// Connects to `url` (`sqlite://file.db?mode=rwc` or `postgres://user@host/db`) and migrates.
+    /// An unreachable database fails within 5 s, naming the URL with its password redacted.
     pub async fn connect(url: &str) -> Result<Self, DatabaseError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
@@ -82,8 +94,13 @@ impl Database {
         };
         let pool = AnyPoolOptions::new()
             .max_connections(8)
+            .acquire_timeout(CONNECT_TIMEOUT)
             .connect(url)
-            .await?;
+            .await
+            .map_err(|source| DatabaseError::Unreachable {
+                url: iostack_core::redact_url(url),
+                source,
+            })?;
         let db = Self { pool, backend };
         db.migrate().await?;
         Ok(db)
