@@ -439,6 +439,69 @@ async fn events_of_one_socket_are_answered_in_arrival_order() {
     assert_eq!(got, (0..100).collect::<Vec<u64>>());
 }
 
+/// A handler held at a gate the test opens, and told when it starts.
+#[derive(Clone)]
+struct Gate {
+    open: Arc<tokio::sync::Semaphore>,
+    started: tokio::sync::mpsc::UnboundedSender<u32>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_past_the_event_queue_is_refused_and_the_socket_recovers() {
+    let (started, mut started_rx) = tokio::sync::mpsc::unbounded_channel();
+    let gate = Gate {
+        open: Arc::new(tokio::sync::Semaphore::new(0)),
+        started,
+    };
+    let app = App::builder(gate.clone())
+        .event_queue_capacity(4)
+        .on(
+            "work",
+            async |socket: SocketRef,
+                   iostack::State(gate): iostack::State<Gate>,
+                   Data(n): Data<u32>| {
+                let _ = gate.started.send(n);
+                gate.open.acquire().await.unwrap().forget();
+                let _ = socket.emit("done", &n);
+            },
+        )
+        .build()
+        .await
+        .unwrap();
+    let server = TestServer::start(app).await.unwrap();
+    let mut client = TestClient::connect(&server.url()).await.unwrap();
+
+    client.emit("work", 0).await.unwrap();
+    let first = tokio::time::timeout(iostack_testing::WAIT, started_rx.recv()).await;
+    assert_eq!(first.unwrap(), Some(0), "the first event is being handled");
+    for n in 1..10u32 {
+        client.emit("work", n).await.unwrap();
+    }
+    // 1 in progress + 4 queued; the other 5 are refused, each with an `error` event.
+    for _ in 0..5 {
+        assert_eq!(
+            client.wait_for("error").await.unwrap(),
+            [json!({ "message": "Too many pending events", "event": "work" })]
+        );
+    }
+    gate.open.add_permits(100);
+    let mut done = Vec::new();
+    for _ in 0..5 {
+        done.push(client.wait_for("done").await.unwrap()[0].as_u64().unwrap());
+    }
+    assert_eq!(
+        done,
+        [0, 1, 2, 3, 4],
+        "the accepted events are all handled, in order"
+    );
+    client.emit("work", 10).await.unwrap();
+    assert_eq!(
+        client.wait_for("done").await.unwrap(),
+        [json!(10)],
+        "and the socket goes on"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disconnect_socket_tells_the_client_why_first() {
     let app = App::builder(())
