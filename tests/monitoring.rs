@@ -2,26 +2,34 @@
 
 mod common;
 
-use iostack::{App, monitoring::Access, rooms::AutoJoinLayer, rooms::RoomRules};
+use iostack::{
+    App,
+    middleware::event_stats::{EventStats, EventStatsLayer},
+    monitoring::Access,
+    rooms::AutoJoinLayer,
+    rooms::RoomRules,
+};
 use iostack_testing::{TestClient, TestServer};
 use serde_json::{Value, json};
 use tower::ServiceBuilder;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stats_and_metrics_describe_live_connections_behind_a_check() {
+    let events = EventStats::new();
     let app = App::builder(())
         .on_connect(
             ServiceBuilder::new()
                 .layer(common::token_auth())
                 .layer(AutoJoinLayer::new(RoomRules::new())),
         )
+        .on_event(EventStatsLayer::new(events.clone()))
         .on("ping", async |ack: iostack::extract::AckSender| {
             let _ = ack.send(&"pong");
         })
         .build()
         .await
         .unwrap();
-    let monitor = app.monitor();
+    let monitor = app.monitor().with_source(events);
     let io = app.io().clone();
     let app = app.merge(monitor.router(Access::bearer("s3cret")));
     let server = TestServer::start(app).await.unwrap();
@@ -64,6 +72,15 @@ async fn stats_and_metrics_describe_live_connections_behind_a_check() {
     assert_eq!(socket["identity"]["id"], "3");
     assert_eq!(socket["rooms"], json!(["role-admin", "user-3"]));
     assert!(socket["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert_eq!(
+        stats["events"]["scope"], "node",
+        "event counts say they are this node's"
+    );
+    assert_eq!(stats["events"]["total"], 1);
+    assert_eq!(
+        stats["events"]["counts"],
+        json!([{ "event": "ping", "count": 1 }])
+    );
 
     let metrics = http
         .get(url("/metrics"))
@@ -82,6 +99,12 @@ async fn stats_and_metrics_describe_live_connections_behind_a_check() {
         metrics
             .lines()
             .any(|l| l == "iostack_adapter_up{adapter=\"memory\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "iostack_events_total{event=\"ping\"} 1"),
         "{metrics}"
     );
 

@@ -187,8 +187,11 @@ impl MetricsSource for EventStats {
         "events"
     }
 
+    /// `scope` is `"node"`: events are counted where they arrive, and each node reports its own
+    /// (Prometheus sums them across instances).
     fn json(&self) -> serde_json::Value {
         serde_json::json!({
+            "scope": "node",
             "total": self.total(),
             "rate_per_second_10s": self.rate(Duration::from_secs(10)),
             "rate_per_second_60s": self.rate(Duration::from_secs(60)),
