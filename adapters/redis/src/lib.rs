@@ -17,7 +17,7 @@
 //! goes on, cluster-wide calls fail within their timeout, `health()` reports the cause, and nothing
 //! crashes.
 //!
-//! With the `cluster` feature, [`RedisConfig::cluster`] (or `REDIS_CLUSTER_NODES`) connects to a
+//! With the `cluster` feature, `RedisConfig::cluster` (or `REDIS_CLUSTER_NODES`) connects to a
 //! Redis Cluster and uses sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`).
 
 mod config;
