@@ -56,6 +56,15 @@ async fn node<AD: Adapter>(adapter: AD) -> Node<AD::Io> {
     }
 }
 
+/// Three nodes, each with its own `adapter()`.
+async fn three_nodes<AD: Adapter>(adapter: impl Fn() -> AD) -> [Node<AD::Io>; 3] {
+    [
+        node(adapter()).await,
+        node(adapter()).await,
+        node(adapter()).await,
+    ]
+}
+
 async fn client<A: iostack::socketioxide::adapter::Adapter>(
     node: &Node<A>,
     token: &str,
@@ -210,11 +219,7 @@ async fn cluster_suite_on_redis_three_nodes() {
     let redis = RedisServer::start().await.unwrap();
     let adapter =
         || RedisAdapter::new(RedisConfig::new(redis.url()).request_timeout(Duration::from_secs(2)));
-    let nodes = [
-        node(adapter()).await,
-        node(adapter()).await,
-        node(adapter()).await,
-    ];
+    let nodes = three_nodes(adapter).await;
     assert_eq!(nodes[0].io.adapter_name(), "redis");
     cluster_suite(&nodes).await;
 }
@@ -227,11 +232,7 @@ async fn cluster_suite_on_a_three_shard_redis_cluster() {
             RedisConfig::cluster(redis.urls()).request_timeout(Duration::from_secs(2)),
         )
     };
-    let nodes = [
-        node(adapter()).await,
-        node(adapter()).await,
-        node(adapter()).await,
-    ];
+    let nodes = three_nodes(adapter).await;
     assert_eq!(nodes[0].io.adapter_name(), "redis");
     cluster_suite(&nodes).await;
 
@@ -274,11 +275,7 @@ async fn cluster_suite_on_mongo_three_nodes() {
     let mongo = MongoServer::start().await.unwrap();
     let adapter =
         || MongoAdapter::new(MongoConfig::new(mongo.url()).request_timeout(Duration::from_secs(2)));
-    let nodes = [
-        node(adapter()).await,
-        node(adapter()).await,
-        node(adapter()).await,
-    ];
+    let nodes = three_nodes(adapter).await;
     assert_eq!(nodes[0].io.adapter_name(), "mongo");
     cluster_suite(&nodes).await;
 }

@@ -61,15 +61,10 @@ async fn client(server: &TestServer, token: &str) -> TestClient {
 /// The content events `client` receives up to and including the public notice that closes a
 /// round: one client's events arrive in order, so what is missing before it was never sent.
 async fn round(client: &mut TestClient) -> Vec<Received> {
-    let mut seen = Vec::new();
-    loop {
-        let event = client.next_event().await.expect("event before timeout");
-        let last = event.event == "notice:create";
-        seen.push(event);
-        if last {
-            return seen;
-        }
-    }
+    client
+        .events_until("notice:create")
+        .await
+        .expect("event before timeout")
 }
 
 fn names(events: &[Received]) -> Vec<&str> {

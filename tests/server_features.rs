@@ -47,15 +47,10 @@ async fn client(server: &TestServer, ns: &str, token: &str) -> TestClient {
 
 /// Events until (and including) the next `disconnect`, in arrival order.
 async fn events_until_disconnect(client: &mut TestClient) -> Vec<Received> {
-    let mut seen = Vec::new();
-    loop {
-        let event = client.next_event().await.expect("event before timeout");
-        let done = event.event == "disconnect";
-        seen.push(event);
-        if done {
-            return seen;
-        }
-    }
+    client
+        .events_until("disconnect")
+        .await
+        .expect("event before timeout")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -227,6 +227,20 @@ impl TestClient {
         self.next_matching("any event", |_| true).await
     }
 
+    /// Every event in arrival order, up to and including the next `last`. Events arrive in the
+    /// order the server sent them, so this also shows what was *not* sent before `last`.
+    pub async fn events_until(&mut self, last: &str) -> Result<Vec<Received>, TestError> {
+        let mut seen = Vec::new();
+        loop {
+            let event = self.next_event().await?;
+            let done = event.event == last;
+            seen.push(event);
+            if done {
+                return Ok(seen);
+            }
+        }
+    }
+
     /// Asserts that no `event` arrives within `within` (for checks that something did *not* happen).
     pub async fn expect_none(&mut self, event: &str, within: Duration) -> Result<(), Received> {
         match tokio::time::timeout(within, self.next_matching(event, |r| r.event == event)).await {
