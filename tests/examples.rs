@@ -1,8 +1,9 @@
-//! The cluster example, run as users run it: several nodes, one message reaching every node's client.
+//! The cluster example, run as users run it: several nodes, one message reaching every node's client,
+//! over one Redis and over a Redis Cluster.
 
 use std::process::Command;
 
-use iostack_testing::services::{RedisServer, free_port};
+use iostack_testing::services::{RedisCluster, RedisServer, free_port};
 
 fn example(name: &str) -> std::path::PathBuf {
     // target/<profile>/deps/<this test> → target/<profile>/examples/<name>
@@ -18,6 +19,17 @@ fn example(name: &str) -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_example_delivers_to_every_node_over_redis() {
     let redis = RedisServer::start().await.unwrap();
+    run_cluster_example("REDIS_URL", redis.url());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_example_delivers_to_every_node_over_a_redis_cluster() {
+    let redis = RedisCluster::start().await.unwrap();
+    run_cluster_example("REDIS_CLUSTER_NODES", redis.urls().join(","));
+}
+
+/// Runs `examples/cluster` with three nodes over Redis, `var` telling it where Redis is.
+fn run_cluster_example(var: &str, value: String) {
     let port = free_port().unwrap();
     let bin = example("cluster");
     assert!(
@@ -34,7 +46,9 @@ async fn cluster_example_delivers_to_every_node_over_redis() {
             "--port",
             &port.to_string(),
         ])
-        .env("REDIS_URL", redis.url())
+        .env_remove("REDIS_URL")
+        .env_remove("REDIS_CLUSTER_NODES")
+        .env(var, value)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
