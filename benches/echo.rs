@@ -6,32 +6,22 @@
 
 #[path = "support/load.rs"]
 mod load;
+#[path = "support/servers.rs"]
+mod servers;
 
 use std::{net::SocketAddr, time::Duration};
 
 use iostack::{
     App,
-    extract::{AckSender, Data, SocketRef},
-    middleware::{
-        auth::{AuthLayer, JwtVerifier},
-        event_stats::{EventStats, EventStatsLayer},
-        ip_allowlist::IpAllowlistLayer,
-        logging::ConnectionLogLayer,
-        rate_limit::RateLimitLayer,
-    },
+    extract::{AckSender, Data},
+    middleware::event_stats::{EventStats, EventStatsLayer},
 };
 use serde_json::Value;
-use socketioxide::SocketIo;
-use tower::ServiceBuilder;
+use servers::{echo, rate_limit};
 
 const CLIENTS: usize = 50;
 const ROUND: Duration = Duration::from_secs(2);
 const ROUNDS: usize = 5;
-const SECRET: &str = "bench-secret";
-
-async fn echo(Data(v): Data<Value>, ack: AckSender) {
-    let _ = ack.send(&v);
-}
 
 async fn listen() -> (tokio::net::TcpListener, SocketAddr) {
     let listener = iostack::bind("127.0.0.1:0").await.unwrap();
@@ -41,13 +31,11 @@ async fn listen() -> (tokio::net::TcpListener, SocketAddr) {
 
 /// Bare socketioxide with the same echo handler.
 async fn bare() -> SocketAddr {
-    let (layer, io) = SocketIo::builder().build_layer();
-    io.ns("/", async |socket: SocketRef| socket.on("echo", echo));
     let (listener, addr) = listen().await;
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    tokio::spawn(async move { axum::serve(listener, axum::Router::new().layer(layer)).await });
+    tokio::spawn(async move { axum::serve(listener, servers::bare_router()).await });
     addr
 }
 
@@ -55,11 +43,6 @@ async fn serve(app: App<()>) -> SocketAddr {
     let (listener, addr) = listen().await;
     tokio::spawn(app.serve_with_shutdown(listener, std::future::pending()));
     addr
-}
-
-fn rate_limit() -> RateLimitLayer {
-    // High enough never to refuse: what is measured is the cost of checking.
-    RateLimitLayer::per_socket(1_000_000, Duration::from_secs(1))
 }
 
 /// The same echo handler, registered by `#[iostack::hooks]`.
@@ -88,22 +71,7 @@ async fn variants() -> Vec<(&'static str, SocketAddr, bool)> {
         .build()
         .await
         .unwrap();
-    let full = App::builder(())
-        .on_connect(
-            ServiceBuilder::new()
-                .layer(IpAllowlistLayer::new(["127.0.0.1"]).unwrap())
-                .layer(ConnectionLogLayer::new())
-                .layer(AuthLayer::new(JwtVerifier::hs256(SECRET))),
-        )
-        .on_event(
-            ServiceBuilder::new()
-                .layer(rate_limit())
-                .layer(EventStatsLayer::new(EventStats::new())),
-        )
-        .on("echo", echo)
-        .build()
-        .await
-        .unwrap();
+    let full = servers::five_layers().await;
     vec![
         ("bare socketioxide", bare().await, false),
         ("iostack, empty stacks", serve(empty).await, false),
@@ -118,24 +86,18 @@ async fn variants() -> Vec<(&'static str, SocketAddr, bool)> {
     ]
 }
 
-fn token() -> String {
-    let claims = serde_json::json!({ "sub": "bench", "exp": 4_000_000_000u64 });
-    let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
-    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap()
-}
-
 fn main() {
-    let servers = tokio::runtime::Builder::new_multi_thread()
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .expect("runtime");
-    let variants = servers.block_on(variants());
+    let variants = server_runtime.block_on(variants());
     let load = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let auth = format!("{{\"token\":\"{}\"}}", token());
+    let auth = servers::auth();
 
     let mut rates = vec![Vec::new(); variants.len()];
     for round in 0..ROUNDS {

@@ -5,39 +5,24 @@
 //! again with `IOSTACK_MEMORY_SERVER=<variant>`), so the resident set it reads from `/proc` is the
 //! server's alone, then opens 5 000 WebSocket connections to it and reports the growth per connection.
 
+#[path = "support/servers.rs"]
+mod servers;
+
 use std::{
     io::{BufRead, BufReader},
     net::SocketAddr,
     process::{Child, Command, Stdio},
-    time::Duration,
 };
 
 use futures_util::future::join_all;
-use iostack::{
-    App,
-    extract::{AckSender, Data, SocketRef},
-    middleware::{
-        auth::{AuthLayer, JwtVerifier},
-        event_stats::{EventStats, EventStatsLayer},
-        ip_allowlist::IpAllowlistLayer,
-        logging::ConnectionLogLayer,
-        rate_limit::RateLimitLayer,
-    },
-};
+use iostack::App;
 use iostack_testing::RawClient;
-use serde_json::Value;
-use socketioxide::SocketIo;
-use tower::ServiceBuilder;
+use servers::echo;
 
 const CONNECTIONS: usize = 5_000;
 const AT_ONCE: usize = 250;
-const SECRET: &str = "bench-secret";
 const VARIANTS: [&str; 3] = ["bare", "iostack", "iostack-five-layers"];
 const SERVER_ENV: &str = "IOSTACK_MEMORY_SERVER";
-
-async fn echo(Data(v): Data<Value>, ack: AckSender) {
-    let _ = ack.send(&v);
-}
 
 /// Runs the `variant` server and prints its address; the parent kills it.
 fn serve(variant: &str) {
@@ -50,39 +35,20 @@ fn serve(variant: &str) {
         let listener = iostack::bind("127.0.0.1:0").await.expect("bind");
         println!("listening {}", listener.local_addr().expect("address"));
         match variant {
-            "bare" => {
-                let (layer, io) = SocketIo::builder().build_layer();
-                io.ns("/", async |socket: SocketRef| socket.on("echo", echo));
-                let router = axum::Router::new().layer(layer);
-                axum::serve(listener, router).await.expect("serve");
-            }
+            "bare" => axum::serve(listener, servers::bare_router())
+                .await
+                .expect("serve"),
             "iostack" => {
                 let app = App::builder(()).on("echo", echo).build().await.unwrap();
                 app.serve_with_shutdown(listener, std::future::pending())
                     .await
                     .expect("serve");
             }
-            _ => {
-                let app = App::builder(())
-                    .on_connect(
-                        ServiceBuilder::new()
-                            .layer(IpAllowlistLayer::new(["127.0.0.1"]).unwrap())
-                            .layer(ConnectionLogLayer::new())
-                            .layer(AuthLayer::new(JwtVerifier::hs256(SECRET))),
-                    )
-                    .on_event(
-                        ServiceBuilder::new()
-                            .layer(RateLimitLayer::per_socket(100, Duration::from_secs(1)))
-                            .layer(EventStatsLayer::new(EventStats::new())),
-                    )
-                    .on("echo", echo)
-                    .build()
-                    .await
-                    .unwrap();
-                app.serve_with_shutdown(listener, std::future::pending())
-                    .await
-                    .expect("serve");
-            }
+            _ => servers::five_layers()
+                .await
+                .serve_with_shutdown(listener, std::future::pending())
+                .await
+                .expect("serve"),
         }
     });
 }
@@ -144,17 +110,11 @@ fn measure(variant: &str, auth: &str) -> (u64, f64) {
     (before, (with - before) as f64 / CONNECTIONS as f64)
 }
 
-fn token() -> String {
-    let claims = serde_json::json!({ "sub": "bench", "exp": 4_000_000_000u64 });
-    let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
-    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap()
-}
-
 fn main() {
     if let Ok(variant) = std::env::var(SERVER_ENV) {
         return serve(&variant);
     }
-    let auth = format!("{{\"token\":\"{}\"}}", token());
+    let auth = servers::auth();
     println!("resident memory per idle WebSocket connection ({CONNECTIONS} connections)");
     let mut bare = None;
     for variant in VARIANTS {
