@@ -126,6 +126,13 @@ fn print(name: &str, f: &Figures) {
     );
 }
 
+/// Broadcasts from one node to the receivers on a second node, both with their own `adapter()`.
+async fn across_two_nodes<AD: Adapter>(name: &str, adapter: impl Fn() -> AD) {
+    let (_, sender) = node(adapter()).await;
+    let (addr, _) = node(adapter()).await;
+    print(name, &measure(&sender, addr).await);
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     println!(
@@ -135,25 +142,22 @@ async fn main() {
     print("memory", &measure(&io, addr).await);
 
     let redis = RedisServer::start().await.expect("redis-server");
-    let redis_node =
-        || iostack_redis::RedisAdapter::new(iostack_redis::RedisConfig::new(redis.url()));
-    let (_, sender) = node(redis_node()).await;
-    let (addr, _) = node(redis_node()).await;
-    print("redis", &measure(&sender, addr).await);
+    across_two_nodes("redis", || {
+        iostack_redis::RedisAdapter::new(iostack_redis::RedisConfig::new(redis.url()))
+    })
+    .await;
 
     let cluster = RedisCluster::start().await.expect("redis cluster");
-    let cluster_node =
-        || iostack_redis::RedisAdapter::new(iostack_redis::RedisConfig::cluster(cluster.urls()));
-    let (_, sender) = node(cluster_node()).await;
-    let (addr, _) = node(cluster_node()).await;
-    print("redis-cluster", &measure(&sender, addr).await);
+    across_two_nodes("redis-cluster", || {
+        iostack_redis::RedisAdapter::new(iostack_redis::RedisConfig::cluster(cluster.urls()))
+    })
+    .await;
 
     let mongo = MongoServer::start()
         .await
         .expect("mongo test server (scripts/setup-mongo.sh)");
-    let mongo_node =
-        || iostack_mongo::MongoAdapter::new(iostack_mongo::MongoConfig::new(mongo.url()));
-    let (_, sender) = node(mongo_node()).await;
-    let (addr, _) = node(mongo_node()).await;
-    print("mongo", &measure(&sender, addr).await);
+    across_two_nodes("mongo", || {
+        iostack_mongo::MongoAdapter::new(iostack_mongo::MongoConfig::new(mongo.url()))
+    })
+    .await;
 }
