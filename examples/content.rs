@@ -53,13 +53,13 @@ impl Api {
         Ok(Json(entry.clone()))
     }
 
-    fn article(&self, id: u64) -> Result<Value, (StatusCode, String)> {
-        let articles = self.articles.lock().unwrap_or_else(|e| e.into_inner());
-        articles
-            .get(&id)
-            .cloned()
-            .ok_or((StatusCode::NOT_FOUND, format!("no article {id}")))
+    fn articles(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Value>> {
+        self.articles.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+fn not_found(id: u64) -> (StatusCode, String) {
+    (StatusCode::NOT_FOUND, format!("no article {id}"))
 }
 
 async fn create(State(api): State<Api>, Json(mut article): Json<Value>) -> Reply {
@@ -70,7 +70,7 @@ async fn create(State(api): State<Api>, Json(mut article): Json<Value>) -> Reply
         ));
     }
     let id = {
-        let mut articles = api.articles.lock().unwrap_or_else(|e| e.into_inner());
+        let mut articles = api.articles();
         let id = articles.keys().max().map_or(1, |last| last + 1);
         article["id"] = json!(id);
         articles.insert(id, article.clone());
@@ -81,17 +81,17 @@ async fn create(State(api): State<Api>, Json(mut article): Json<Value>) -> Reply
 }
 
 async fn publish(State(api): State<Api>, Path(id): Path<u64>) -> Reply {
-    let article = api.article(id)?;
+    let article = api
+        .articles()
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| not_found(id))?;
     api.publish(ANNOUNCEMENT, ContentAction::Publish, &article)
         .await
 }
 
 async fn remove(State(api): State<Api>, Path(id): Path<u64>) -> Reply {
-    let article = api.article(id)?;
-    api.articles
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&id);
+    let article = api.articles().remove(&id).ok_or_else(|| not_found(id))?;
     api.publish(ARTICLE, ContentAction::Delete, &article).await
 }
 
