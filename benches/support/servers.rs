@@ -1,0 +1,66 @@
+//! The servers the benches compare: bare socketioxide and iostack apps with the same echo handler.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use iostack::{
+    App,
+    extract::{AckSender, Data, SocketRef},
+    middleware::{
+        auth::{AuthLayer, JwtVerifier},
+        event_stats::{EventStats, EventStatsLayer},
+        ip_allowlist::IpAllowlistLayer,
+        logging::ConnectionLogLayer,
+        rate_limit::RateLimitLayer,
+    },
+};
+use serde_json::Value;
+use socketioxide::SocketIo;
+use tower::ServiceBuilder;
+
+const SECRET: &str = "bench-secret";
+
+/// The handler every variant runs: acks its payload back.
+pub(crate) async fn echo(Data(v): Data<Value>, ack: AckSender) {
+    let _ = ack.send(&v);
+}
+
+/// Bare socketioxide with [`echo`], as an axum router.
+pub(crate) fn bare_router() -> axum::Router {
+    let (layer, io) = SocketIo::builder().build_layer();
+    io.ns("/", async |socket: SocketRef| socket.on("echo", echo));
+    axum::Router::new().layer(layer)
+}
+
+/// A rate limit high enough never to refuse: what is measured is the cost of checking.
+pub(crate) fn rate_limit() -> RateLimitLayer {
+    RateLimitLayer::per_socket(1_000_000, Duration::from_secs(1))
+}
+
+/// [`echo`] behind all five middleware layers; clients need [`auth`].
+pub(crate) async fn five_layers() -> App<()> {
+    App::builder(())
+        .on_connect(
+            ServiceBuilder::new()
+                .layer(IpAllowlistLayer::new(["127.0.0.1"]).unwrap())
+                .layer(ConnectionLogLayer::new())
+                .layer(AuthLayer::new(JwtVerifier::hs256(SECRET))),
+        )
+        .on_event(
+            ServiceBuilder::new()
+                .layer(rate_limit())
+                .layer(EventStatsLayer::new(EventStats::new())),
+        )
+        .on("echo", echo)
+        .build()
+        .await
+        .unwrap()
+}
+
+/// The handshake `auth` payload [`five_layers`] admits.
+pub(crate) fn auth() -> String {
+    let claims = serde_json::json!({ "sub": "bench", "exp": 4_000_000_000u64 });
+    let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
+    let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap();
+    format!("{{\"token\":\"{token}\"}}")
+}
