@@ -1,6 +1,7 @@
 //! Several iostack nodes acting as one: `cargo run --example cluster -- --adapter redis --nodes 3`.
 //!
-//! Starts `--nodes` nodes (default 3) on consecutive ports from `--port` (default 4000) against one store
+//! Starts `--nodes` nodes (default 3) on consecutive ports from `--port` (default 4000; `0` gives every
+//! node a free port of its own, printed as it starts) against one store
 //! chosen by `--adapter` (`redis` at `REDIS_URL`, `mongo` at `MONGO_URL`, or `memory`, where nodes do
 //! not share anything), connects one client to each node, sends one message from the first node and
 //! prints what every client received. With `--serve`, keeps serving instead of exiting.
@@ -47,11 +48,15 @@ async fn run<AD: Adapter>(
     adapter: impl Fn() -> AD,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut ios = Vec::new();
+    let mut addrs = Vec::new();
     for i in 0..args.nodes {
         let app = App::builder(()).adapter(adapter()).build().await?;
         ios.push(app.io().clone());
-        let listener = iostack::bind(("127.0.0.1", args.port + i)).await?;
-        tracing::info!("node {i} listening on http://{}", listener.local_addr()?);
+        let port = if args.port == 0 { 0 } else { args.port + i };
+        let listener = iostack::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        println!("node {i} listening on http://{addr}");
+        addrs.push(addr);
         tokio::spawn(app.serve(listener));
     }
     if args.serve {
@@ -59,8 +64,8 @@ async fn run<AD: Adapter>(
         return Ok(());
     }
     let mut clients = Vec::new();
-    for i in 0..args.nodes {
-        clients.push(TestClient::connect(&format!("http://127.0.0.1:{}", args.port + i)).await?);
+    for addr in &addrs {
+        clients.push(TestClient::connect(&format!("http://{addr}")).await?);
     }
     ios[0].emit("hello", &"from node 0").await?;
     for (i, client) in clients.iter_mut().enumerate() {

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use iostack_testing::services::{RedisCluster, RedisServer, free_port};
+use iostack_testing::services::{RedisCluster, RedisServer};
 
 fn example(name: &str) -> std::path::PathBuf {
     // target/<profile>/deps/<this test> → target/<profile>/examples/<name>
@@ -30,7 +30,6 @@ async fn cluster_example_delivers_to_every_node_over_a_redis_cluster() {
 
 /// Runs `examples/cluster` with three nodes over Redis, `var` telling it where Redis is.
 fn run_cluster_example(var: &str, value: String) {
-    let port = free_port().unwrap();
     let bin = example("cluster");
     assert!(
         bin.exists(),
@@ -38,14 +37,7 @@ fn run_cluster_example(var: &str, value: String) {
         bin.display()
     );
     let output = Command::new(bin)
-        .args([
-            "--adapter",
-            "redis",
-            "--nodes",
-            "3",
-            "--port",
-            &port.to_string(),
-        ])
+        .args(["--adapter", "redis", "--nodes", "3", "--port", "0"])
         .env_remove("REDIS_URL")
         .env_remove("REDIS_CLUSTER_NODES")
         .env(var, value)

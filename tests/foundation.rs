@@ -145,7 +145,6 @@ async fn bad_payload_is_answered_with_error_ack_or_error_event() {
 
     client.emit("move", json!("not an object")).await.unwrap();
     let error = client.wait_for("error").await.unwrap();
-    assert_eq!(error[0]["event"], "move");
     assert!(
         error[0]["message"]
             .as_str()
@@ -160,10 +159,7 @@ async fn unknown_event_gets_an_error_unless_a_fallback_handles_it() {
     let mut client = TestClient::connect(&server.url()).await.unwrap();
     client.emit("nope", json!(1)).await.unwrap();
     let error = client.wait_for("error").await.unwrap();
-    assert_eq!(
-        error,
-        vec![json!({ "message": "Unknown event `nope`", "event": "nope" })]
-    );
+    assert_eq!(error, vec![json!({ "message": "Unknown event `nope`" })]);
 
     let app = App::builder(())
         .fallback(async |Event(name): Event, ack: AckSender| {
@@ -481,7 +477,7 @@ async fn a_flood_past_the_event_queue_is_refused_and_the_socket_recovers() {
     for _ in 0..5 {
         assert_eq!(
             client.wait_for("error").await.unwrap(),
-            [json!({ "message": "Too many pending events", "event": "work" })]
+            [json!({ "message": "Too many pending events" })]
         );
     }
     gate.open.add_permits(100);

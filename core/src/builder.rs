@@ -7,15 +7,16 @@ use socketioxide::{
     adapter::{Adapter as IoAdapter, LocalAdapter},
 };
 use socketioxide_core::adapter::DefinedAdapter;
-use tower_layer::{Identity, Stack};
+use tower::Service;
+use tower_layer::{Identity, Layer, Stack};
 
 use crate::{
-    Adapter, App, AppContext, BuildError, ConnectionRegistry, EventHandler, Hooks, InitContext, Io,
-    NamespaceBuilder,
+    Adapter, App, AppContext, BoxError, BuildError, ConnectRequest, ConnectionRegistry,
+    EventHandler, EventRequest, Hooks, InitContext, Io, NamespaceBuilder,
     adapter::{DefaultLocal, DynAdapter},
     hooks::HookList,
-    namespace::NamespaceSpec,
-    session::EventOptions,
+    namespace::{NamespaceConnect, NamespaceEvents, NamespaceSpec},
+    session::{EventOptions, NamespaceHandler},
     shutdown::ShutdownOptions,
 };
 
@@ -32,6 +33,8 @@ where
     pub fn builder(state: S) -> AppBuilder<S> {
         AppBuilder {
             state,
+            connect: Identity::new(),
+            events: Identity::new(),
             root: NamespaceBuilder::new("/"),
             namespaces: Vec::new(),
             hooks: Vec::new(),
@@ -63,7 +66,9 @@ where
 /// ```
 pub struct AppBuilder<S, A: IoAdapter = LocalAdapter, CL = Identity, EL = Identity> {
     state: S,
-    root: NamespaceBuilder<S, A, CL, EL>,
+    connect: CL,
+    events: EL,
+    root: NamespaceBuilder<S, A>,
     namespaces: Vec<Box<dyn NamespaceSpec<S, A>>>,
     hooks: Vec<Arc<dyn Hooks<S, A>>>,
     adapter: Arc<dyn DynAdapter<A>>,
@@ -74,19 +79,22 @@ pub struct AppBuilder<S, A: IoAdapter = LocalAdapter, CL = Identity, EL = Identi
     misuse: Option<String>,
 }
 
-impl<S> AppBuilder<S>
+impl<S, CL, EL> AppBuilder<S, LocalAdapter, CL, EL>
 where
     S: Clone + Send + Sync + 'static,
 {
     /// Installs the adapter that connects this node to the others (Redis, MongoDB, memory).
     ///
-    /// Call it first: what was registered before it is dropped, and `build()` reports it.
-    pub fn adapter<AD: Adapter>(self, adapter: AD) -> AppBuilder<S, AD::Io> {
+    /// Layers added before it are kept; handlers, namespaces and hooks are typed by the adapter, so
+    /// call it before adding them: what was registered before it is dropped, and `build()` reports it.
+    pub fn adapter<AD: Adapter>(self, adapter: AD) -> AppBuilder<S, AD::Io, CL, EL> {
         let misuse =
             (!self.root.routes.is_empty() || !self.namespaces.is_empty() || !self.hooks.is_empty())
                 .then(|| "call `adapter()` before adding handlers, namespaces or hooks".to_owned());
         AppBuilder {
             state: self.state,
+            connect: self.connect,
+            events: self.events,
             root: NamespaceBuilder::new("/"),
             namespaces: Vec::new(),
             hooks: Vec::new(),
@@ -105,31 +113,59 @@ where
     S: Clone + Send + Sync + 'static,
     A: IoAdapter + DefinedAdapter,
 {
-    /// Adds a layer to the root namespace's connect stack (see [`NamespaceBuilder::on_connect`]).
+    /// Adds a layer to the app's connect stack: it sees every [`ConnectRequest`](crate::ConnectRequest)
+    /// of every namespace, declared before or after it, except [public](Self::public_namespace) ones.
+    ///
+    /// A namespace's own connect layers run inside the app's: app stack → namespace stack → admission.
     pub fn on_connect<L>(self, layer: L) -> AppBuilder<S, A, Stack<L, CL>, EL> {
-        self.map_root(|root| root.on_connect(layer))
+        self.map_stacks(|connect, events| (Stack::new(layer, connect), events))
     }
 
-    /// Adds a layer to the root namespace's event stack (see [`NamespaceBuilder::on_event`]).
+    /// Adds a layer to the app's event stack: it sees every [`EventRequest`](crate::EventRequest)
+    /// of every namespace except [public](Self::public_namespace) ones, around the namespace's own
+    /// event layers.
     pub fn on_event<L>(self, layer: L) -> AppBuilder<S, A, CL, Stack<L, EL>> {
-        self.map_root(|root| root.on_event(layer))
+        self.map_stacks(|connect, events| (connect, Stack::new(layer, events)))
     }
 
     /// Handles `event` of the root namespace with `handler`.
     pub fn on<H: EventHandler<S, A, T>, T: 'static>(
-        self,
+        mut self,
         event: impl Into<String>,
         handler: H,
     ) -> Self {
-        self.map_root(|root| root.on(event, handler))
+        self.root = self.root.on(event, handler);
+        self
     }
 
     /// Handles the root namespace's events that have no handler of their own.
-    pub fn fallback<H: EventHandler<S, A, T>, T: 'static>(self, handler: H) -> Self {
-        self.map_root(|root| root.fallback(handler))
+    pub fn fallback<H: EventHandler<S, A, T>, T: 'static>(mut self, handler: H) -> Self {
+        self.root = self.root.fallback(handler);
+        self
     }
 
-    /// Adds namespace `path` with its own stacks and handlers, configured by `configure`.
+    /// Adds namespace `path` with its own layers and handlers, configured by `configure`.
+    ///
+    /// The namespace runs inside the app's stacks ([`on_connect`](Self::on_connect),
+    /// [`on_event`](Self::on_event)): an app that authenticates authenticates here too.
+    ///
+    /// ```
+    /// use iostack_core::{App, ConnectRequest, extract::{AckSender, Data}};
+    /// use tower::ServiceBuilder;
+    ///
+    /// # async fn run() -> Result<(), iostack_core::BuildError> {
+    /// # let auth = tower::layer::util::Identity::new();
+    /// let app = App::builder(())
+    ///     .on_connect(auth) // every namespace, `/chat` included
+    ///     .namespace("/chat", |ns| {
+    ///         ns.on("echo", async |Data(v): Data<serde_json::Value>, ack: AckSender| {
+    ///             let _ = ack.send(&v);
+    ///         })
+    ///     })
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn namespace<F, CL2, EL2>(mut self, path: impl Into<String>, configure: F) -> Self
     where
         F: FnOnce(NamespaceBuilder<S, A>) -> NamespaceBuilder<S, A, CL2, EL2>,
@@ -137,6 +173,19 @@ where
     {
         self.namespaces
             .push(Box::new(configure(NamespaceBuilder::new(path))));
+        self
+    }
+
+    /// Adds namespace `path` **outside** the app's stacks: no app-wide auth, allowlist or limits
+    /// apply, only the layers `configure` adds. For deliberately open namespaces (a status feed).
+    pub fn public_namespace<F, CL2, EL2>(mut self, path: impl Into<String>, configure: F) -> Self
+    where
+        F: FnOnce(NamespaceBuilder<S, A>) -> NamespaceBuilder<S, A, CL2, EL2>,
+        NamespaceBuilder<S, A, CL2, EL2>: NamespaceSpec<S, A> + 'static,
+    {
+        let mut ns = NamespaceBuilder::new(path);
+        ns.public = true;
+        self.namespaces.push(Box::new(configure(ns)));
         self
     }
 
@@ -190,13 +239,16 @@ where
         self
     }
 
-    fn map_root<CL2, EL2>(
+    fn map_stacks<CL2, EL2>(
         self,
-        f: impl FnOnce(NamespaceBuilder<S, A, CL, EL>) -> NamespaceBuilder<S, A, CL2, EL2>,
+        f: impl FnOnce(CL, EL) -> (CL2, EL2),
     ) -> AppBuilder<S, A, CL2, EL2> {
+        let (connect, events) = f(self.connect, self.events);
         AppBuilder {
             state: self.state,
-            root: f(self.root),
+            connect,
+            events,
+            root: self.root,
             namespaces: self.namespaces,
             hooks: self.hooks,
             adapter: self.adapter,
@@ -213,7 +265,18 @@ where
     /// Fails with the first error, naming the hook, namespace or adapter; nothing is left running.
     pub async fn build(self) -> Result<App<S, A>, BuildError>
     where
-        NamespaceBuilder<S, A, CL, EL>: NamespaceSpec<S, A> + 'static,
+        CL: Layer<NamespaceConnect<A>> + Send,
+        CL::Service: Service<ConnectRequest<A>, Response = ConnectRequest<A>>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <CL::Service as Service<ConnectRequest<A>>>::Error: Into<BoxError>,
+        <CL::Service as Service<ConnectRequest<A>>>::Future: Send,
+        EL: Layer<NamespaceEvents<A>> + Send,
+        EL::Service: Service<EventRequest<A>, Response = ()> + Clone + Send + Sync + 'static,
+        <EL::Service as Service<EventRequest<A>>>::Error: Into<BoxError>,
+        <EL::Service as Service<EventRequest<A>>>::Future: Send,
     {
         if let Some(misuse) = self.misuse {
             return Err(BuildError::Config(misuse));
@@ -240,14 +303,29 @@ where
 
         let mut specs: Vec<Box<dyn NamespaceSpec<S, A>>> = vec![Box::new(self.root)];
         specs.extend(self.namespaces);
-        crate::namespace::add_hook_routes(&mut specs, &hooks);
-        if let Err(e) = crate::namespace::check_specs(&specs) {
+        let checked = crate::namespace::check_specs(&specs)
+            .and_then(|()| crate::namespace::add_hook_routes(&mut specs, &hooks))
+            .and_then(|()| crate::namespace::check_specs(&specs));
+        if let Err(e) = checked {
             io.close().await;
             return Err(e);
         }
         for spec in specs {
-            let path = spec.path().to_owned();
-            let init = spec.register(&io, cx.clone(), hooks.clone(), self.options);
+            let stacks = spec.into_stacks(cx.clone());
+            let path = stacks.path.clone();
+            let init = if stacks.public {
+                io.ns(
+                    path.clone(),
+                    NamespaceHandler::new(stacks.connect, stacks.events, &cx, &hooks, self.options),
+                )
+            } else {
+                let connect = self.connect.layer(stacks.connect);
+                let events = self.events.layer(stacks.events);
+                io.ns(
+                    path.clone(),
+                    NamespaceHandler::new(connect, events, &cx, &hooks, self.options),
+                )
+            };
             if let Err(e) = self.adapter.init_namespace(init).await {
                 io.close().await;
                 return Err(BuildError::Namespace {

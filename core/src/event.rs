@@ -82,7 +82,7 @@ impl<A: IoAdapter> EventRequest<A> {
     }
 
     /// Tells the client that this event failed: an error ack `{"error": {"message"}}` if it asked for
-    /// an ack, else an [`ERROR_EVENT`] `{"message", "event"}`.
+    /// an ack, else an [`ERROR_EVENT`] `{"message"}`, the shape Socket.IO servers commonly use.
     pub fn reject(&self, message: &str) {
         if self.wants_ack() {
             let body = serde_json::json!({ "error": { "message": message } });
@@ -90,7 +90,7 @@ impl<A: IoAdapter> EventRequest<A> {
                 tracing::debug!(socket.id = %self.socket.id, event = %self.event, "error ack not sent: {e}");
             }
         } else {
-            let body = serde_json::json!({ "message": message, "event": self.event });
+            let body = serde_json::json!({ "message": message });
             if let Err(e) = self.socket.emit(ERROR_EVENT, &body) {
                 tracing::debug!(socket.id = %self.socket.id, event = %self.event, "error event not sent: {e}");
             }

@@ -51,11 +51,15 @@ impl fmt::Debug for HookError {
 /// Event handlers that hooks add to namespaces; what `#[hooks]` fills from `#[event]` methods.
 pub struct HookRoutes<S, A: IoAdapter = LocalAdapter> {
     pub(crate) routes: Vec<(String, String, BoxedHandler<S, A>)>,
+    pub(crate) namespaces: Vec<String>,
 }
 
 impl<S, A: IoAdapter> Default for HookRoutes<S, A> {
     fn default() -> Self {
-        Self { routes: Vec::new() }
+        Self {
+            routes: Vec::new(),
+            namespaces: Vec::new(),
+        }
     }
 }
 
@@ -68,6 +72,12 @@ impl<S: 'static, A: IoAdapter> HookRoutes<S, A> {
     {
         self.routes
             .push((ns.into(), event.into(), BoxedHandler::new(handler)));
+    }
+
+    /// Declares that the hooks act in namespace `ns` (lifecycle hooks limited to it), so that
+    /// [`build`](crate::AppBuilder::build) refuses hooks naming a namespace the app never declared.
+    pub fn uses(&mut self, ns: impl Into<String>) {
+        self.namespaces.push(ns.into());
     }
 }
 

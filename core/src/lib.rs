@@ -3,8 +3,10 @@
 //!
 //! An [`App`] has, per namespace, a **connect stack** (a `tower` service over [`ConnectRequest`]:
 //! allowlists, authentication, connection logs) and an **event stack** (a `tower` service over
-//! [`EventRequest`]: rate limits, statistics) in front of a [`Router`] of event handlers. The
-//! stacks are composed by type, so they cost no boxing per event. [`Hooks`] run at init, connection,
+//! [`EventRequest`]: rate limits, statistics) in front of a [`Router`] of event handlers. The app's
+//! stacks wrap every namespace; a namespace's own layers run inside them. Stacks are composed by
+//! type; each namespace's own stack is boxed once, so one event costs one dynamic call into it.
+//! [`Hooks`] run at init, connection,
 //! disconnect and shutdown; an [`Adapter`] lets many nodes act as one.
 //!
 //! ```no_run
@@ -28,7 +30,7 @@
 //! - A connect-stack error reaches the client as `connect_error` with the error's `Display` text.
 //! - An event whose arguments do not fit the handler, an unknown event, or a handler error is
 //!   answered, never dropped: with an error ack `{"error": {"message"}}` if the client asked for an
-//!   ack, else with an `error` event `{"message", "event"}`.
+//!   ack, else with an `error` event `{"message"}`.
 //! - Each socket's events are handled one at a time, in arrival order; see
 //!   [`AppBuilder::ordered_events`] to opt out.
 
@@ -74,7 +76,7 @@ pub use namespace::NamespaceBuilder;
 pub use namespace::NamespaceSpec;
 pub use registry::{ConnectionInfo, ConnectionRegistry};
 pub use router::Router;
-pub use serve::{bind, shutdown_signal};
+pub use serve::{InterruptedShutdown, bind, shutdown_signal};
 #[doc(hidden)]
 pub use session::EventOptions;
 pub use shutdown::{SHUTDOWN_EVENT, ShutdownOptions};

@@ -2,28 +2,28 @@
 
 use std::sync::Arc;
 
-use socketioxide::{SocketIo, adapter::Adapter as IoAdapter};
+use socketioxide::adapter::Adapter as IoAdapter;
 use socketioxide_core::adapter::DefinedAdapter;
-use tower::Service;
+use tower::{Service, ServiceExt, util::BoxCloneSyncService};
 use tower_layer::{Identity, Layer, Stack};
 
 use crate::{
     Admit, AppContext, BoxError, BoxedHandler, BuildError, ConnectRequest, EventHandler,
     EventRequest, Router,
-    adapter::NamespaceInit,
     hooks::{HookList, HookRoutes},
     router::RouteTable,
-    session::{EventOptions, NamespaceHandler},
 };
 
 /// Configures one namespace: its connect layers, its event layers and its handlers.
 ///
 /// Layers run in the order they are added (the first added is the outermost), like
-/// `tower::ServiceBuilder`. The root namespace `/` is configured directly on the
+/// `tower::ServiceBuilder`, and inside the app's stacks: app connect stack → namespace connect
+/// stack → admission, app event stack → namespace event stack → handler. The root namespace `/` is configured directly on the
 /// [`AppBuilder`](crate::AppBuilder); other namespaces through
 /// [`AppBuilder::namespace`](crate::AppBuilder::namespace).
 pub struct NamespaceBuilder<S, A: IoAdapter, CL = Identity, EL = Identity> {
     pub(crate) path: String,
+    pub(crate) public: bool,
     connect: CL,
     events: EL,
     pub(crate) routes: RouteTable<S, A>,
@@ -33,6 +33,7 @@ impl<S: 'static, A: IoAdapter> NamespaceBuilder<S, A> {
     pub(crate) fn new(path: impl Into<String>) -> Self {
         Self {
             path: path.into(),
+            public: false,
             connect: Identity::new(),
             events: Identity::new(),
             routes: RouteTable::default(),
@@ -45,6 +46,7 @@ impl<S: 'static, A: IoAdapter, CL, EL> NamespaceBuilder<S, A, CL, EL> {
     pub fn on_connect<L>(self, layer: L) -> NamespaceBuilder<S, A, Stack<L, CL>, EL> {
         NamespaceBuilder {
             path: self.path,
+            public: self.public,
             connect: Stack::new(layer, self.connect),
             events: self.events,
             routes: self.routes,
@@ -55,6 +57,7 @@ impl<S: 'static, A: IoAdapter, CL, EL> NamespaceBuilder<S, A, CL, EL> {
     pub fn on_event<L>(self, layer: L) -> NamespaceBuilder<S, A, CL, Stack<L, EL>> {
         NamespaceBuilder {
             path: self.path,
+            public: self.public,
             connect: self.connect,
             events: Stack::new(layer, self.events),
             routes: self.routes,
@@ -80,6 +83,23 @@ impl<S: 'static, A: IoAdapter, CL, EL> NamespaceBuilder<S, A, CL, EL> {
     }
 }
 
+/// A namespace's own connect stack around [`Admit`], type-erased so that the app's stack can wrap
+/// every namespace whatever its own layers are.
+pub(crate) type NamespaceConnect<A> =
+    BoxCloneSyncService<ConnectRequest<A>, ConnectRequest<A>, BoxError>;
+
+/// A namespace's own event stack around its [`Router`], type-erased like [`NamespaceConnect`].
+pub(crate) type NamespaceEvents<A> = BoxCloneSyncService<EventRequest<A>, (), BoxError>;
+
+/// One namespace's stacks, ready to be wrapped by the app's stacks and registered.
+pub(crate) struct NamespaceStacks<A: IoAdapter> {
+    pub(crate) path: String,
+    /// Registered outside the app's stacks ([`AppBuilder::public_namespace`](crate::AppBuilder::public_namespace)).
+    pub(crate) public: bool,
+    pub(crate) connect: NamespaceConnect<A>,
+    pub(crate) events: NamespaceEvents<A>,
+}
+
 /// A namespace whose stacks fit together, ready to be registered (stack types erased).
 ///
 /// Implemented for every [`NamespaceBuilder`] whose connect layers wrap [`Admit`] into a
@@ -92,16 +112,15 @@ impl<S: 'static, A: IoAdapter, CL, EL> NamespaceBuilder<S, A, CL, EL> {
             both must be `Clone + Send + Sync + 'static` with errors convertible into `BoxError`"
 )]
 pub trait NamespaceSpec<S, A: IoAdapter>: Send {
+    /// The namespace's path.
     fn path(&self) -> &str;
+    /// Adds a handler declared by hooks.
     fn add_route(&mut self, event: String, handler: BoxedHandler<S, A>);
+    /// The first event registered twice, if any.
     fn conflict(&self) -> Option<&str>;
-    fn register(
-        self: Box<Self>,
-        io: &SocketIo<A>,
-        cx: Arc<AppContext<S, A>>,
-        hooks: HookList<S, A>,
-        options: EventOptions,
-    ) -> NamespaceInit<A>;
+    /// Builds the namespace's own stacks.
+    #[allow(private_interfaces)]
+    fn into_stacks(self: Box<Self>, cx: Arc<AppContext<S, A>>) -> NamespaceStacks<A>;
 }
 
 impl<S, A, CL, EL> NamespaceSpec<S, A> for NamespaceBuilder<S, A, CL, EL>
@@ -130,47 +149,56 @@ where
         self.routes.conflict.as_deref()
     }
 
-    fn register(
-        self: Box<Self>,
-        io: &SocketIo<A>,
-        cx: Arc<AppContext<S, A>>,
-        hooks: HookList<S, A>,
-        options: EventOptions,
-    ) -> NamespaceInit<A> {
+    #[allow(private_interfaces)]
+    fn into_stacks(self: Box<Self>, cx: Arc<AppContext<S, A>>) -> NamespaceStacks<A> {
         let this = *self;
-        let handler = NamespaceHandler {
-            connect: this.connect.layer(Admit::new()),
-            events: this.events.layer(Router::new(this.routes, cx.clone())),
-            cx,
-            hooks,
-            options,
-        };
-        io.ns(this.path, handler)
+        NamespaceStacks {
+            path: this.path,
+            public: this.public,
+            connect: BoxCloneSyncService::new(this.connect.layer(Admit::new()).map_err(Into::into)),
+            events: BoxCloneSyncService::new(
+                this.events
+                    .layer(Router::new(this.routes, cx))
+                    .map_err(Into::into),
+            ),
+        }
     }
 }
 
-/// Adds the handlers that hooks declare to their namespaces, creating namespaces that are missing.
+/// Adds the handlers that hooks declare to their namespaces.
+///
+/// A namespace that the builder never declared is an error naming it and the hooks: hooks never
+/// open a namespace by themselves.
 pub(crate) fn add_hook_routes<S, A>(
-    specs: &mut Vec<Box<dyn NamespaceSpec<S, A>>>,
+    specs: &mut [Box<dyn NamespaceSpec<S, A>>],
     hooks: &HookList<S, A>,
-) where
+) -> Result<(), BuildError>
+where
     S: Clone + Send + Sync + 'static,
     A: IoAdapter + DefinedAdapter,
 {
-    let mut routes = HookRoutes::default();
     for hook in hooks.iter() {
+        let mut routes = HookRoutes::default();
         hook.clone().routes(&mut routes);
-    }
-    for (ns, event, handler) in routes.routes {
-        let index = match specs.iter().position(|s| s.path() == ns) {
-            Some(index) => index,
-            None => {
-                specs.push(Box::new(NamespaceBuilder::<S, A>::new(ns)));
-                specs.len() - 1
+        for ns in routes
+            .namespaces
+            .iter()
+            .chain(routes.routes.iter().map(|r| &r.0))
+        {
+            if !specs.iter().any(|s| s.path() == ns) {
+                return Err(BuildError::Config(format!(
+                    "hooks `{}` use namespace `{ns}`, which is not declared: add `.namespace(\"{ns}\", |ns| ns)` to the builder",
+                    hook.name()
+                )));
             }
-        };
-        specs[index].add_route(event, handler);
+        }
+        for (ns, event, handler) in routes.routes {
+            if let Some(spec) = specs.iter_mut().find(|s| s.path() == ns) {
+                spec.add_route(event, handler);
+            }
+        }
     }
+    Ok(())
 }
 
 /// Refuses duplicate namespaces and duplicate event registrations.

@@ -41,6 +41,11 @@ fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
 pub async fn shutdown_signal() {
+    received_signal().await;
+}
+
+/// Waits for SIGINT or SIGTERM and names the one that came.
+async fn received_signal() -> &'static str {
     let interrupt = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!("cannot listen for Ctrl-C: {e}");
@@ -62,10 +67,16 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
+        () = interrupt => "SIGINT",
+        () = terminate => "SIGTERM",
     }
 }
+
+/// What [`App::serve`] returns when a second signal arrives during the graceful shutdown: the
+/// server stopped without waiting for the drain. Binaries usually exit with status 130 then.
+#[derive(Debug, thiserror::Error)]
+#[error("a second signal arrived during shutdown: stopped without waiting")]
+pub struct InterruptedShutdown;
 
 impl<S, A> App<S, A>
 where
@@ -73,21 +84,34 @@ where
     A: IoAdapter,
 {
     /// Serves the app on `listener` until SIGINT or SIGTERM, then shuts down gracefully
-    /// (see [`App::shutdown`]); a second signal exits the process at once.
+    /// (see [`App::shutdown`]).
+    ///
+    /// A second signal during the shutdown stops waiting: `serve` returns an
+    /// [`io::ErrorKind::Interrupted`] error wrapping [`InterruptedShutdown`], and the binary
+    /// chooses its exit code.
     pub async fn serve(self, listener: TcpListener) -> io::Result<()> {
-        self.serve_with_shutdown(listener, async {
-            shutdown_signal().await;
-            tokio::spawn(async {
-                shutdown_signal().await;
-                tracing::warn!("second signal: exiting without waiting");
-                std::process::exit(130);
-            });
-        })
-        .await
+        let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
+        let graceful = self.serve_with_shutdown(listener, async move {
+            let signal = received_signal().await;
+            tracing::info!("[io] Received {signal}, closing connections...");
+            let _ = first_tx.send(());
+        });
+        let second = async move {
+            if first_rx.await.is_err() {
+                return std::future::pending().await;
+            }
+            received_signal().await;
+            tracing::warn!("second signal: stopping without waiting");
+        };
+        tokio::select! {
+            result = graceful => result,
+            () = second => Err(io::Error::new(io::ErrorKind::Interrupted, InterruptedShutdown)),
+        }
     }
 
-    /// Serves the app on `listener` until `signal` resolves, then runs the shutdown hooks, closes
-    /// every socket and returns.
+    /// Serves the app on `listener` until `signal` resolves, then shuts down gracefully (see
+    /// [`App::shutdown`]) while still answering HTTP, so that long-polling clients collect the
+    /// shutdown notice and their disconnect; then stops accepting and returns.
     ///
     /// Accepted sockets get `TCP_NODELAY` (small writes are not held back) and their peer address
     /// reaches the connect stack.
@@ -117,9 +141,10 @@ where
             () = signal => {}
         }
         tracing::info!("shutting down");
-        // Stop accepting first; the clients already connected are told and drained.
-        let _ = stop_tx.send(());
+        // HTTP keeps answering during the shutdown: polling clients need a request to collect the
+        // notice and their disconnect packet. Accepting stops once every socket is closed.
         self.shutdown().await;
+        let _ = stop_tx.send(());
         match tokio::time::timeout(Duration::from_secs(5), &mut server).await {
             Ok(result) => {
                 result.map_err(|e| io::Error::other(format!("server task failed: {e}")))?

@@ -75,6 +75,24 @@ pub(crate) struct NamespaceHandler<S, A: IoAdapter, C, E> {
     pub(crate) options: EventOptions,
 }
 
+impl<S, A: IoAdapter, C, E> NamespaceHandler<S, A, C, E> {
+    pub(crate) fn new(
+        connect: C,
+        events: E,
+        cx: &Arc<AppContext<S, A>>,
+        hooks: &HookList<S, A>,
+        options: EventOptions,
+    ) -> Self {
+        Self {
+            connect,
+            events,
+            cx: cx.clone(),
+            hooks: hooks.clone(),
+            options,
+        }
+    }
+}
+
 impl<S, A: IoAdapter, C: Clone, E: Clone> Clone for NamespaceHandler<S, A, C, E> {
     fn clone(&self) -> Self {
         Self {

@@ -82,12 +82,15 @@ where
         for hook in self.hooks().iter() {
             hook.on_shutdown(self.io()).await;
         }
-        for socket in self.io().sockets() {
+        let sockets = self.io().sockets();
+        let closed = sockets.len();
+        for socket in sockets {
             let _ = socket.disconnect();
         }
         // Disconnect bookkeeping runs in each socket's own task: give it a bounded moment.
         self.wait_for_no_connections(options.drain.max(Duration::from_millis(500)))
             .await;
+        tracing::info!("[io] Closed {closed} connections");
         self.io().socketio().close().await;
         self.stop_background_tasks();
         tracing::info!("shutdown complete");

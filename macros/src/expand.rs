@@ -93,6 +93,11 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         .iter()
         .filter(|m| m.kind == "event")
         .map(|m| route(m, &state, &adapter));
+    let uses = marked
+        .iter()
+        .filter(|m| m.kind != "event")
+        .filter_map(|m| m.ns.as_ref())
+        .map(|ns| quote!(routes.uses(#ns);));
     let init_fn = init.is_some().then(|| {
         quote! {
             async fn init(&self, cx: &mut ::iostack::InitContext<#state, #adapter>) -> ::std::result::Result<(), ::iostack::HookError> {
@@ -117,6 +122,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             #[allow(unused_variables)]
             fn routes(self: ::std::sync::Arc<Self>, routes: &mut ::iostack::HookRoutes<#state, #adapter>) {
                 #(#routes)*
+                #(#uses)*
             }
 
             #init_fn
