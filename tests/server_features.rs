@@ -30,7 +30,9 @@ async fn rooms_app() -> App<()> {
     App::builder(())
         .on_connect(connect.clone())
         .on("get-rooms", get_rooms)
-        .namespace("/chat", |ns| ns.on_connect(connect))
+        .namespace("/chat", |ns| ns)
+        // Outside the app stack and without auto-join rooms: the helpers still reach it.
+        .public_namespace("/admin", |ns| ns.on_connect(common::token_auth()))
         .build()
         .await
         .unwrap()
@@ -68,13 +70,14 @@ async fn kick_user_tells_then_disconnects_every_socket_of_that_user_only() {
     let server = TestServer::start(app).await.unwrap();
     let mut root = client(&server, "/", "user:1").await;
     let mut chat = client(&server, "/chat", "user:1").await;
+    let mut admin = client(&server, "/admin", "user:1").await;
     let other = client(&server, "/", "user:2").await;
     // Make sure the sessions are fully set up before kicking.
     root.emit_with_ack("get-rooms", json!(null)).await.unwrap();
     other.emit_with_ack("get-rooms", json!(null)).await.unwrap();
 
     assert!(io.kick_user("1", "spamming").await.unwrap());
-    for kicked in [&mut root, &mut chat] {
+    for kicked in [&mut root, &mut chat, &mut admin] {
         let events = events_until_disconnect(kicked).await;
         let names: Vec<_> = events.iter().map(|e| e.event.as_str()).collect();
         assert_eq!(names, ["kicked", "disconnect"]);
@@ -95,6 +98,7 @@ async fn broadcast_to_role_reaches_that_role_in_every_namespace() {
     let server = TestServer::start(app).await.unwrap();
     let mut admin_root = client(&server, "/", "user:1:admin").await;
     let mut admin_chat = client(&server, "/chat", "user:1:admin").await;
+    let mut admin_admin = client(&server, "/admin", "user:1:admin").await;
     let mut editor = client(&server, "/", "user:2:editor").await;
     editor
         .emit_with_ack("get-rooms", json!(null))
@@ -108,10 +112,12 @@ async fn broadcast_to_role_reaches_that_role_in_every_namespace() {
         admin_root.wait_for("notice").await.unwrap(),
         vec![json!({ "text": "deploy at 5" })]
     );
-    assert_eq!(
-        admin_chat.wait_for("notice").await.unwrap(),
-        vec![json!({ "text": "deploy at 5" })]
-    );
+    for admin in [&mut admin_chat, &mut admin_admin] {
+        assert_eq!(
+            admin.wait_for("notice").await.unwrap(),
+            vec![json!({ "text": "deploy at 5" })]
+        );
+    }
     io.broadcast_to_role("editor", "notice", &json!({ "text": "for editors" }))
         .await
         .unwrap();

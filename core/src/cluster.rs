@@ -1,7 +1,8 @@
 //! Cluster-wide helpers on [`Io`]: kick a user, broadcast to a role, disconnect a socket.
 //!
-//! They act on every node through the adapter. Users and roles are found through the rooms that
-//! [`AutoJoinLayer`](crate::rooms::AutoJoinLayer) makes sockets join (`user-{id}`, `role-{role}`).
+//! They act on every node and in every namespace through the adapter. Users and roles are found
+//! through the rooms core makes every authenticated socket join at admission (`user-{id}`,
+//! `role-{role}`), whatever layers its namespace has.
 
 use serde::Serialize;
 use serde_json::json;

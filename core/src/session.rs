@@ -27,6 +27,7 @@ use crate::{
     AppContext, BoxError, ConnectRequest, ConnectionInfo, EventError, EventRequest,
     connect::{Admission, DisconnectCallback},
     hooks::HookList,
+    rooms::{role_room, user_room},
 };
 
 /// How a namespace handles the events of one socket.
@@ -192,7 +193,12 @@ where
             identity: identity.clone(),
             connected_at: SystemTime::now(),
         };
+        let mut rooms = rooms;
         if let Some(identity) = identity {
+            // Core rooms: the cluster-wide helpers find users and roles through them, in every
+            // namespace, whatever layers the namespace has.
+            rooms.push(user_room(&identity.id).into());
+            rooms.extend(identity.roles.iter().map(|r| role_room(r).into()));
             socket.extensions.insert(identity);
         }
         if !rooms.is_empty() {
