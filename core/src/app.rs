@@ -22,6 +22,7 @@ pub struct App<S, A: IoAdapter = LocalAdapter> {
     pub(crate) background: Vec<AbortHandle>,
     pub(crate) routes: axum::Router,
     pub(crate) http_layers: Vec<HttpLayer>,
+    pub(crate) limits: crate::ServerLimits,
 }
 
 /// A tower layer over the whole HTTP service, type-erased by axum.

@@ -12,7 +12,7 @@ use tower_layer::{Identity, Layer, Stack};
 
 use crate::{
     Adapter, App, AppContext, BoxError, BuildError, ConnectRequest, ConnectionRegistry,
-    EventHandler, EventRequest, Hooks, InitContext, Io, NamespaceBuilder,
+    EventHandler, EventRequest, Hooks, InitContext, Io, NamespaceBuilder, ServerLimits,
     adapter::{DefaultLocal, DynAdapter},
     hooks::HookList,
     namespace::{NamespaceConnect, NamespaceEvents, NamespaceSpec},
@@ -24,6 +24,10 @@ type Configure = Box<dyn FnOnce(SocketIoBuilder) -> SocketIoBuilder + Send>;
 
 /// Outgoing messages one socket may have waiting, unless configured otherwise.
 const DEFAULT_BUFFER: usize = 1024;
+
+/// The largest client message, on every transport, unless configured otherwise (Engine.IO's 100 kB;
+/// websockets would otherwise take up to 64 MiB).
+const DEFAULT_MAX_PAYLOAD: usize = 100_000;
 
 impl<S> App<S>
 where
@@ -43,6 +47,8 @@ where
             options: EventOptions::default(),
             shutdown: ShutdownOptions::default(),
             active_log: None,
+            limits: ServerLimits::default(),
+            max_payload: DEFAULT_MAX_PAYLOAD,
             misuse: None,
         }
     }
@@ -76,6 +82,8 @@ pub struct AppBuilder<S, A: IoAdapter = LocalAdapter, CL = Identity, EL = Identi
     options: EventOptions,
     shutdown: ShutdownOptions,
     active_log: Option<Duration>,
+    limits: ServerLimits,
+    max_payload: usize,
     misuse: Option<String>,
 }
 
@@ -103,6 +111,8 @@ where
             options: self.options,
             shutdown: self.shutdown,
             active_log: self.active_log,
+            limits: self.limits,
+            max_payload: self.max_payload,
             misuse: self.misuse.or(misuse),
         }
     }
@@ -204,6 +214,38 @@ where
         self
     }
 
+    /// Limits of the HTTP server: header and body timeouts, the cap on open connections,
+    /// `TCP_NODELAY` (see [`ServerLimits`] for the defaults).
+    pub fn server_limits(mut self, limits: ServerLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// How often the server pings each client, and how long it waits for the answer before it
+    /// closes the connection (defaults 25 s and 20 s, as Socket.IO's).
+    pub fn ping(self, interval: Duration, timeout: Duration) -> Self {
+        self.configure(move |b| b.ping_interval(interval).ping_timeout(timeout))
+    }
+
+    /// How long a client has, after the Engine.IO handshake, to connect to a namespace (default
+    /// 45 s); a handshake that never connects is closed then, and what it held is released.
+    pub fn connect_timeout(self, timeout: Duration) -> Self {
+        self.configure(move |b| b.connect_timeout(timeout))
+    }
+
+    /// The largest message a client may send, in bytes, on every transport (default 100 kB): a
+    /// long-polling body, a websocket message or frame. Larger ones close the connection.
+    pub fn max_payload(mut self, bytes: usize) -> Self {
+        self.max_payload = bytes.max(1);
+        self
+    }
+
+    /// The transports clients may use (default both); e.g. websocket only behind a load
+    /// balancer without sticky sessions.
+    pub fn transports<const N: usize>(self, transports: [socketioxide::TransportType; N]) -> Self {
+        self.configure(move |b| b.transports(transports))
+    }
+
     /// How many outgoing messages may wait for one slow client before further ones are refused
     /// (default 1024; socketioxide's own default is 128). Refusals are counted, see
     /// [`delivery`](crate::delivery).
@@ -256,6 +298,8 @@ where
             options: self.options,
             shutdown: self.shutdown,
             active_log: self.active_log,
+            limits: self.limits,
+            max_payload: self.max_payload,
             misuse: self.misuse,
         }
     }
@@ -282,8 +326,13 @@ where
             return Err(BuildError::Config(misuse));
         }
         let adapter_name = self.adapter.name();
+        let payload = self.max_payload;
         let builder = self.configure.into_iter().fold(
-            SocketIo::builder().max_buffer_size(DEFAULT_BUFFER),
+            SocketIo::builder()
+                .max_buffer_size(DEFAULT_BUFFER)
+                .max_payload(payload as u64)
+                .ws_max_message_size(payload)
+                .ws_max_frame_size(payload),
             |builder, f| f(builder),
         );
         let builder =
@@ -362,6 +411,7 @@ where
             background,
             routes: axum::Router::new(),
             http_layers: Vec::new(),
+            limits: self.limits,
         })
     }
 }

@@ -76,7 +76,7 @@ pub use namespace::NamespaceBuilder;
 pub use namespace::NamespaceSpec;
 pub use registry::{ConnectionInfo, ConnectionRegistry};
 pub use router::Router;
-pub use serve::{InterruptedShutdown, bind, shutdown_signal};
+pub use serve::{InterruptedShutdown, ServerLimits, bind, shutdown_signal};
 #[doc(hidden)]
 pub use session::EventOptions;
 pub use shutdown::{SHUTDOWN_EVENT, ShutdownOptions};

@@ -1,0 +1,107 @@
+//! The accept loop: HTTP/1.1 with upgrades on every TCP connection, within [`ServerLimits`].
+
+use std::{io, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::extract::ConnectInfo;
+use hyper::{body::Incoming, server::conn::http1};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::{OwnedSemaphorePermit, Semaphore, watch},
+};
+use tower::ServiceExt;
+use tower_http::timeout::RequestBodyTimeoutLayer;
+
+use super::ServerLimits;
+
+/// How long open connections get to finish their requests once accepting stopped.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// Accepts connections until `stop` turns true, then lets open ones finish (bounded) and returns.
+pub(super) async fn run(
+    listener: TcpListener,
+    router: axum::Router,
+    limits: ServerLimits,
+    mut stop: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let router = router.layer(RequestBodyTimeoutLayer::new(limits.body_timeout));
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        let slot = tokio::select! {
+            biased;
+            () = stopped(&mut stop) => break,
+            slot = slots.clone().acquire_owned() => slot.map_err(io::Error::other)?,
+        };
+        let (tcp, peer) = tokio::select! {
+            biased;
+            () = stopped(&mut stop) => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors or a connection reset before accept: keep serving.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        tokio::spawn(serve_connection(
+            tcp,
+            peer,
+            router.clone(),
+            limits.clone(),
+            stop.clone(),
+            slot,
+        ));
+    }
+    drop(listener);
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(CLOSE_GRACE, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after shutdown; closing them");
+    }
+    Ok(())
+}
+
+/// Serves one TCP connection; the slot is given back when it closes.
+async fn serve_connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    router: axum::Router,
+    limits: ServerLimits,
+    mut stop: watch::Receiver<bool>,
+    _slot: OwnedSemaphorePermit,
+) {
+    if limits.tcp_nodelay
+        && let Err(e) = tcp.set_nodelay(true)
+    {
+        tracing::debug!("cannot set TCP_NODELAY: {e}");
+    }
+    let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        router.clone().oneshot(req)
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .serve_connection(TokioIo::new(tcp), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        () = stopped(&mut stop) => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, "connection closed: {e}");
+    }
+}
+
+/// Resolves once accepting stopped (or the server was dropped).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}

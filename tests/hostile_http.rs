@@ -1,0 +1,191 @@
+//! Hostile HTTP clients against the server's limits: silent and slow connections are closed, the
+//! connection cap holds, oversized websocket messages and stalled polling bodies are refused, and
+//! a healthy client is served throughout.
+
+use std::{net::SocketAddr, time::Duration};
+
+use futures_util::SinkExt;
+use iostack::{
+    App, ServerLimits,
+    extract::{AckSender, Data},
+};
+use iostack_testing::{RawClient, TestServer};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+    time::timeout,
+};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Any wait in these tests: a hang fails the test instead of blocking the suite.
+const BOUND: Duration = Duration::from_secs(10);
+
+async fn server(limits: ServerLimits, max_payload: usize) -> TestServer {
+    let app = App::builder(())
+        .server_limits(limits)
+        .max_payload(max_payload)
+        .on(
+            "echo",
+            async |Data(v): Data<serde_json::Value>, ack: AckSender| {
+                let _ = ack.send(&v);
+            },
+        )
+        .build()
+        .await
+        .unwrap();
+    TestServer::start(app).await.unwrap()
+}
+
+/// Reads until the server closes the connection; returns what it sent.
+async fn until_closed(tcp: &mut TcpStream) -> Vec<u8> {
+    let mut received = Vec::new();
+    timeout(BOUND, tcp.read_to_end(&mut received))
+        .await
+        .expect("the server closes the connection")
+        .ok();
+    received
+}
+
+/// A healthy client still gets its echo answered.
+async fn healthy_echo(addr: SocketAddr) {
+    let mut client = timeout(BOUND, RawClient::connect(addr, None))
+        .await
+        .expect("healthy client connects");
+    client.send(r#"421["echo","still here"]"#.into()).await;
+    let ack = timeout(BOUND, async {
+        loop {
+            let packet = client.next_packet().await;
+            if packet.starts_with("43") {
+                return packet;
+            }
+        }
+    })
+    .await
+    .expect("echo ack");
+    assert_eq!(ack, r#"431["still here"]"#);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_and_slowloris_connections_are_closed_at_the_header_timeout() {
+    let limits = ServerLimits::new().header_timeout(Duration::from_millis(300));
+    let server = server(limits, 100_000).await;
+    let addr = server.addr();
+
+    let mut silent = Vec::new();
+    for _ in 0..50 {
+        silent.push(TcpStream::connect(addr).await.unwrap());
+    }
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    let trickle = tokio::spawn(async move {
+        slow.write_all(b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n")
+            .await
+            .unwrap();
+        // One header byte at a time, far slower than any client sends headers.
+        for byte in b"X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+            if slow.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        until_closed(&mut slow).await
+    });
+
+    for tcp in &mut silent {
+        assert!(until_closed(tcp).await.is_empty(), "nothing is answered");
+    }
+    let answered = timeout(BOUND, trickle).await.unwrap().unwrap();
+    let answered = String::from_utf8_lossy(&answered);
+    assert!(
+        answered.is_empty() || answered.starts_with("HTTP/1.1 408"),
+        "slow headers are not served: {answered}"
+    );
+    println!("51 silent or slow connections closed by the header timeout");
+    healthy_echo(addr).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_cap_wait_until_one_closes() {
+    let limits = ServerLimits::new().max_connections(3);
+    let server = server(limits, 100_000).await;
+    let addr = server.addr();
+
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(TcpStream::connect(addr).await.unwrap());
+    }
+    let handshake = tokio::spawn(async move {
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(
+            b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        until_closed(&mut tcp).await
+    });
+    // The fourth connection sits in the listen backlog while three are held: nothing can be
+    // awaited for "not served", so give it half a second to (wrongly) be answered...
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!handshake.is_finished(), "served past the cap");
+    // ...and is served as soon as one of them closes.
+    drop(held.pop());
+    let answer = timeout(BOUND, handshake).await.unwrap().unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"sid\""), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_websocket_messages_close_only_that_connection() {
+    let server = server(ServerLimits::new(), 1000).await;
+    let addr = server.addr();
+
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let big = format!("42[\"echo\",\"{}\"]", "x".repeat(5000));
+    let _ = ws.send(Message::text(big)).await;
+    let closed = timeout(BOUND, async {
+        use futures_util::StreamExt;
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the oversized message closes the connection");
+    healthy_echo(addr).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_polling_bodies_are_dropped_at_the_body_timeout() {
+    let limits = ServerLimits::new().body_timeout(Duration::from_millis(300));
+    let server = server(limits, 100_000).await;
+    let addr = server.addr();
+
+    // A real session, so that the server reads the body instead of refusing the sid up front.
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(
+        b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let open = String::from_utf8_lossy(&until_closed(&mut tcp).await).into_owned();
+    let sid = open
+        .split("\"sid\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("handshake carries a sid")
+        .to_owned();
+
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\
+         Content-Type: text/plain\r\nContent-Length: 1000\r\n\r\n40"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let answer = until_closed(&mut tcp).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(!answer.starts_with("HTTP/1.1 200"), "{answer}");
+    healthy_echo(addr).await;
+}
