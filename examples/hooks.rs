@@ -57,11 +57,7 @@ impl Lobby {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    iostack::logging::init();
     let app = App::builder(()).hooks(Lobby).build().await?;
     let port = std::env::var("PORT").unwrap_or_else(|_| "3002".into());
     let listener = iostack::bind(format!("127.0.0.1:{port}")).await?;

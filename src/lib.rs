@@ -30,7 +30,17 @@
 //! | `channels` | password channels, member limits, connection log (SQLite/PostgreSQL) | `channels` |
 //! | `testing` | test server and clients with bounded waits | `testing` |
 
-pub use iostack_core::*;
+pub use iostack_core::{
+    Adapter, AdapterError, Admit, App, AppBuilder, AppContext, BoxError, BoxFuture, BroadcastError,
+    BuildError, ConnectRequest, ConnectionInfo, ConnectionRegistry, ERROR_EVENT, EventError,
+    EventHandler, EventRequest, FromEvent, Health, HookError, HookRoutes, Hooks, Identity,
+    InitContext, InterruptedShutdown, IntoEventResult, Io, IoError, KICKED_EVENT, NamespaceBuilder,
+    Router, SERVER_DISCONNECT_EVENT, SHUTDOWN_EVENT, ServerLimits, ShutdownOptions, State, bind,
+    content, delivery, extract, monitoring, rooms, shutdown_signal, socketioxide,
+};
+
+#[doc(hidden)]
+pub use iostack_core::{NamespaceSpec, async_trait};
 
 /// Turns an annotated `impl` block into a [`Hooks`] implementation (crate `iostack-macros`).
 ///
@@ -61,7 +71,11 @@ pub use iostack_core::*;
 /// }
 ///
 /// # async fn run() -> Result<(), iostack::BuildError> {
-/// let app = App::builder(AppState).hooks(Chat).build().await?;
+/// let app = App::builder(AppState)
+///     .namespace("/chat", |ns| ns) // hooks act in declared namespaces only
+///     .hooks(Chat)
+///     .build()
+///     .await?;
 /// # Ok(()) }
 /// ```
 #[cfg(feature = "macros")]
@@ -89,3 +103,6 @@ pub use iostack_channels as channels;
 /// Test support (crate `iostack-testing`): serve an app on a free port, drive it with real clients.
 #[cfg(feature = "testing")]
 pub use iostack_testing as testing;
+
+#[cfg(feature = "logging")]
+pub mod logging;

@@ -153,7 +153,10 @@ async fn oversized_websocket_messages_close_only_that_connection() {
         }
     })
     .await;
-    assert!(closed.is_ok(), "the oversized message closes the connection");
+    assert!(
+        closed.is_ok(),
+        "the oversized message closes the connection"
+    );
     healthy_echo(addr).await;
 }
 
