@@ -35,8 +35,8 @@ pub use iostack_core::{
     BuildError, ConnectRequest, ConnectionInfo, ConnectionRegistry, ERROR_EVENT, EventError,
     EventHandler, EventRequest, FromEvent, Health, HookError, HookRoutes, Hooks, Identity,
     InitContext, InterruptedShutdown, IntoEventResult, Io, IoError, KICKED_EVENT, NamespaceBuilder,
-    Router, SERVER_DISCONNECT_EVENT, SHUTDOWN_EVENT, ServerLimits, ShutdownOptions, State, bind,
-    content, delivery, extract, monitoring, rooms, shutdown_signal, socketioxide,
+    Reply, Router, SERVER_DISCONNECT_EVENT, SHUTDOWN_EVENT, ServerLimits, ShutdownOptions, State,
+    bind, content, delivery, extract, monitoring, rooms, shutdown_signal, socketioxide,
 };
 
 #[doc(hidden)]

@@ -41,7 +41,7 @@ pub enum BuildError {
 /// Why an event was not handled; its `Display` is what the client reads.
 ///
 /// The client receives it as an error ack `{"error": {"message": ...}}` when it asked for an ack,
-/// otherwise as an `error` event `{"message": ..., "event": ...}`.
+/// otherwise as an `error` event `{"message": ...}`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EventError {

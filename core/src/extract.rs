@@ -76,9 +76,12 @@ impl<S, A: IoAdapter> FromEvent<S, A> for SocketRef<A> {
     }
 }
 
+/// Takes the acknowledgement over: the handler answers it, and its return value no longer does.
 impl<S, A: IoAdapter> FromEvent<S, A> for AckSender<A> {
     fn from_event(req: &mut EventRequest<A>, _: &AppContext<S, A>) -> Result<Self, EventError> {
-        Ok(req.ack_sender())
+        let ack = req.ack_sender();
+        req.ack_id = None;
+        Ok(ack)
     }
 }
 

@@ -2,39 +2,91 @@
 
 use std::{future::Future, marker::PhantomData, sync::Arc};
 
+use serde::Serialize;
 use socketioxide::adapter::Adapter as IoAdapter;
 
 use crate::{AppContext, BoxFuture, EventError, EventRequest, FromEvent};
 
-/// What a handler may return: nothing, or a `Result` whose error the client reads.
+/// What a handler may return: nothing, a [`Reply`], or a `Result` whose value answers the
+/// client's acknowledgement and whose error the client reads.
+///
+/// - `()`: nothing is sent back (a handler may still answer through an [`AckSender`] argument).
+/// - [`Reply(value)`](Reply): `value` answers the ack, if the client asked for one.
+/// - `Result<T, E>`: `Ok(value)` answers the ack with `value` (`null` for `()`); `Err(e)` becomes
+///   an error ack `{"error": {"message": e}}`, or an `error` event `{"message": e}` when the client
+///   asked for no ack, and is logged.
+///
+/// A handler that takes an [`AckSender`] argument answers the ack itself: its return value is not
+/// sent.
+///
+/// [`AckSender`]: crate::extract::AckSender
 pub trait IntoEventResult {
-    /// Converts the handler's output.
-    fn into_event_result(self) -> Result<(), EventError>;
+    /// Converts the handler's output: `Ok(Some(value))` answers the client's ack with `value`.
+    fn into_event_result(self) -> Result<Option<serde_json::Value>, EventError>;
 }
 
 impl IntoEventResult for () {
-    fn into_event_result(self) -> Result<(), EventError> {
-        Ok(())
+    fn into_event_result(self) -> Result<Option<serde_json::Value>, EventError> {
+        Ok(None)
+    }
+}
+
+/// A value that answers the client's acknowledgement, as axum's `Json` answers a request.
+///
+/// ```
+/// use iostack_core::{App, Reply, extract::Data};
+///
+/// # async fn run() -> Result<(), iostack_core::BuildError> {
+/// let app = App::builder(())
+///     .on("add", async |Data((a, b)): Data<(i64, i64)>| Reply(a + b))
+///     .build()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reply<T>(pub T);
+
+impl<T: Serialize> Serialize for Reply<T> {
+    fn serialize<Ser: serde::Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<T: Serialize> IntoEventResult for Reply<T> {
+    fn into_event_result(self) -> Result<Option<serde_json::Value>, EventError> {
+        reply_value(&self.0).map(Some)
     }
 }
 
 /// A handler's error is sent to the client as its `Display`; a `BroadcastError` of full socket
 /// buffers is counted (see [`delivery`](crate::delivery)) and reads `Not delivered to N recipients`.
-impl<E: std::fmt::Display + 'static> IntoEventResult for Result<(), E> {
-    fn into_event_result(self) -> Result<(), EventError> {
-        self.map_err(|e| {
-            let any: &dyn std::any::Any = &e;
-            match any
-                .downcast_ref::<socketioxide::BroadcastError>()
-                .map(crate::delivery::record)
-            {
-                Some(dropped) if dropped > 0 => {
-                    EventError::Handler(format!("Not delivered to {dropped} recipients"))
-                }
-                _ => EventError::handler(e),
+impl<T: Serialize, E: std::fmt::Display + 'static> IntoEventResult for Result<T, E> {
+    fn into_event_result(self) -> Result<Option<serde_json::Value>, EventError> {
+        match self {
+            Ok(value) => reply_value(&value).map(Some),
+            Err(e) => {
+                let any: &dyn std::any::Any = &e;
+                Err(
+                    match any
+                        .downcast_ref::<socketioxide::BroadcastError>()
+                        .map(crate::delivery::record)
+                    {
+                        Some(dropped) if dropped > 0 => {
+                            EventError::Handler(format!("Not delivered to {dropped} recipients"))
+                        }
+                        _ => EventError::handler(e),
+                    },
+                )
             }
-        })
+        }
     }
+}
+
+fn reply_value<T: Serialize>(value: &T) -> Result<serde_json::Value, EventError> {
+    serde_json::to_value(value).map_err(|e| {
+        tracing::error!("handler reply cannot be serialized: {e}");
+        EventError::handler("Internal error")
+    })
 }
 
 /// An async function usable as an event handler: every argument implements [`FromEvent`] and the
@@ -67,7 +119,15 @@ macro_rules! impl_event_handler {
                     };
                 )*
                 let fut = (self.clone())($($ty,)*);
-                Box::pin(async move { fut.await.into_event_result() })
+                Box::pin(async move {
+                    let reply = fut.await.into_event_result()?;
+                    if let Some(reply) = reply
+                        && req.wants_ack()
+                    {
+                        let _ = req.ack_sender().send(&reply);
+                    }
+                    Ok(())
+                })
             }
         }
     };

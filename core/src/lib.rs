@@ -67,7 +67,7 @@ pub use connect::{Admit, ConnectRequest};
 pub use error::{BoxError, BuildError, EventError};
 pub use event::{ERROR_EVENT, EventRequest};
 pub use extract::{AppContext, FromEvent, State};
-pub use handler::{BoxedHandler, EventHandler, IntoEventResult};
+pub use handler::{BoxedHandler, EventHandler, IntoEventResult, Reply};
 pub use hooks::{HookError, HookRoutes, Hooks, InitContext};
 pub use identity::Identity;
 pub use io::Io;

@@ -330,7 +330,13 @@ where
         Err(e) => Err(e),
     };
     if let Err(e) = result {
-        tracing::debug!(socket.id = %rejecter.socket().id, event = rejecter.event(), "event refused: {e}");
+        let socket = &rejecter.socket().id;
+        let event = rejecter.event();
+        if matches!(e.downcast_ref::<EventError>(), Some(EventError::Handler(_))) {
+            tracing::warn!(socket.id = %socket, event, "handler failed: {e}");
+        } else {
+            tracing::debug!(socket.id = %socket, event, "event refused: {e}");
+        }
         rejecter.reject(&e.to_string());
     }
 }

@@ -191,12 +191,21 @@ impl TestClient {
         event: &str,
         data: impl Serialize,
     ) -> Result<Value, TestError> {
+        self.emit_args_with_ack(event, vec![to_json(data)]).await
+    }
+
+    /// Emits `event` with these arguments and waits for the ack; returns the ack's arguments.
+    pub async fn emit_args_with_ack(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+    ) -> Result<Value, TestError> {
         let (tx, rx) = oneshot::channel();
         let tx = std::sync::Mutex::new(Some(tx));
         self.client
             .emit_with_ack(
                 event,
-                Payload::Text(vec![to_json(data)]),
+                Payload::Text(args),
                 WAIT,
                 move |payload: Payload, _: Client| {
                     if let Some(tx) = tx.lock().unwrap_or_else(|e| e.into_inner()).take() {
