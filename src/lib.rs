@@ -33,10 +33,11 @@
 pub use iostack_core::{
     Adapter, AdapterError, Admit, App, AppBuilder, AppContext, BoxError, BoxFuture, BroadcastError,
     BuildError, ConnectRequest, ConnectionInfo, ConnectionRegistry, ERROR_EVENT, EventError,
-    EventHandler, EventRequest, FromEvent, Health, HookError, HookRoutes, Hooks, Identity,
-    InitContext, InterruptedShutdown, IntoEventResult, Io, IoError, KICKED_EVENT, NamespaceBuilder,
-    Reply, Router, SERVER_DISCONNECT_EVENT, SHUTDOWN_EVENT, ServerLimits, ShutdownOptions, State,
-    bind, content, delivery, extract, monitoring, rooms, shutdown_signal, socketioxide,
+    EventGate, EventHandler, EventRequest, FromEvent, Health, HookError, HookRoutes, Hooks,
+    Identity, InitContext, InterruptedShutdown, IntoEventResult, Io, IoError, KICKED_EVENT,
+    NamespaceBuilder, Reply, Router, SERVER_DISCONNECT_EVENT, SHUTDOWN_EVENT, ServerLimits,
+    ShutdownOptions, State, bind, content, delivery, extract, monitoring, rooms, shutdown_signal,
+    socketioxide,
 };
 
 #[doc(hidden)]

@@ -11,9 +11,10 @@ use tower::Service;
 use tower_layer::{Identity, Layer, Stack};
 
 use crate::{
-    Adapter, App, AppContext, BoxError, BuildError, ConnectRequest, ConnectionRegistry,
+    Adapter, App, AppContext, BoxError, BuildError, ConnectRequest, ConnectionRegistry, EventGate,
     EventHandler, EventRequest, Hooks, InitContext, Io, NamespaceBuilder, ServerLimits,
     adapter::{DefaultLocal, DynAdapter},
+    gate::Gates,
     hooks::HookList,
     namespace::{NamespaceConnect, NamespaceEvents, NamespaceSpec},
     session::{EventOptions, NamespaceHandler},
@@ -49,6 +50,7 @@ where
             active_log: None,
             limits: ServerLimits::default(),
             max_payload: DEFAULT_MAX_PAYLOAD,
+            gates: Vec::new(),
             misuse: None,
         }
     }
@@ -84,6 +86,7 @@ pub struct AppBuilder<S, A: IoAdapter = LocalAdapter, CL = Identity, EL = Identi
     active_log: Option<Duration>,
     limits: ServerLimits,
     max_payload: usize,
+    gates: Vec<Arc<dyn EventGate<A>>>,
     misuse: Option<String>,
 }
 
@@ -96,9 +99,11 @@ where
     /// Layers added before it are kept; handlers, namespaces and hooks are typed by the adapter, so
     /// call it before adding them: what was registered before it is dropped, and `build()` reports it.
     pub fn adapter<AD: Adapter>(self, adapter: AD) -> AppBuilder<S, AD::Io, CL, EL> {
-        let misuse =
-            (!self.root.routes.is_empty() || !self.namespaces.is_empty() || !self.hooks.is_empty())
-                .then(|| "call `adapter()` before adding handlers, namespaces or hooks".to_owned());
+        let misuse = (!self.root.routes.is_empty()
+            || !self.namespaces.is_empty()
+            || !self.hooks.is_empty()
+            || !self.gates.is_empty())
+        .then(|| "call `adapter()` before adding handlers, namespaces, hooks or gates".to_owned());
         AppBuilder {
             state: self.state,
             connect: self.connect,
@@ -113,6 +118,7 @@ where
             active_log: self.active_log,
             limits: self.limits,
             max_payload: self.max_payload,
+            gates: Vec::new(),
             misuse: self.misuse.or(misuse),
         }
     }
@@ -269,6 +275,22 @@ where
         self
     }
 
+    /// How many payload bytes one socket's waiting events may hold (default 1 MiB; one event is
+    /// always admitted, up to [`max_payload`](Self::max_payload)); past that, new events are
+    /// refused with `Too many pending events`.
+    pub fn event_queue_bytes(mut self, bytes: usize) -> Self {
+        self.options.queue_bytes = bytes;
+        self
+    }
+
+    /// Checks every incoming event of every namespace with `gate` as it arrives, before it is
+    /// queued: see [`EventGate`]. A rate limit belongs here, so that a flood is refused even
+    /// while the socket's handlers are slow.
+    pub fn gate(mut self, gate: impl EventGate<A>) -> Self {
+        self.gates.push(Arc::new(gate));
+        self
+    }
+
     /// How the server shuts down: the notice clients receive and the drain time.
     pub fn shutdown(mut self, options: ShutdownOptions) -> Self {
         self.shutdown = options;
@@ -300,6 +322,7 @@ where
             active_log: self.active_log,
             limits: self.limits,
             max_payload: self.max_payload,
+            gates: self.gates,
             misuse: self.misuse,
         }
     }
@@ -359,20 +382,28 @@ where
             io.close().await;
             return Err(e);
         }
+        let gates = Gates::new(self.gates);
         for spec in specs {
             let stacks = spec.into_stacks(cx.clone());
             let path = stacks.path.clone();
             let init = if stacks.public {
                 io.ns(
                     path.clone(),
-                    NamespaceHandler::new(stacks.connect, stacks.events, &cx, &hooks, self.options),
+                    NamespaceHandler::new(
+                        stacks.connect,
+                        stacks.events,
+                        &cx,
+                        &hooks,
+                        &gates,
+                        self.options,
+                    ),
                 )
             } else {
                 let connect = self.connect.layer(stacks.connect);
                 let events = self.events.layer(stacks.events);
                 io.ns(
                     path.clone(),
-                    NamespaceHandler::new(connect, events, &cx, &hooks, self.options),
+                    NamespaceHandler::new(connect, events, &cx, &hooks, &gates, self.options),
                 )
             };
             if let Err(e) = self.adapter.init_namespace(init).await {

@@ -15,8 +15,8 @@ use std::{
 
 use socketioxide::{
     adapter::Adapter as IoAdapter,
-    extract::{Event, SocketRef, TryData},
-    handler::{ConnectHandler, FromConnectParts, FromMessageParts, MessageHandler},
+    extract::{SocketRef, TryData},
+    handler::{ConnectHandler, FromConnectParts},
     socket::{DisconnectReason, Socket},
 };
 use socketioxide_core::Value;
@@ -24,8 +24,9 @@ use tokio::sync::{mpsc, oneshot};
 use tower::{Service, ServiceExt};
 
 use crate::{
-    AppContext, BoxError, ConnectRequest, ConnectionInfo, EventError, EventRequest,
-    connect::{Admission, DisconnectCallback},
+    AppContext, BoxError, ConnectRequest, ConnectionInfo, EventRequest,
+    connect::Admission,
+    gate::Gates,
     hooks::HookList,
     rooms::{role_room, user_room},
 };
@@ -38,6 +39,8 @@ pub struct EventOptions {
     pub ordered: bool,
     /// Events a socket may have waiting before new ones are refused with `Too many pending events`.
     pub queue_capacity: usize,
+    /// Payload bytes a socket may have waiting before new events are refused the same way.
+    pub queue_bytes: usize,
 }
 
 impl Default for EventOptions {
@@ -45,12 +48,20 @@ impl Default for EventOptions {
         Self {
             ordered: true,
             queue_capacity: 256,
+            queue_bytes: 1 << 20,
         }
     }
 }
 
+mod dispatch;
+mod worker;
+
+use dispatch::{Dispatch, QueuedBytes};
+use worker::Worker;
+
 enum Job<A: IoAdapter> {
-    Event(EventRequest<A>),
+    /// An event and the bytes of its payload.
+    Event(EventRequest<A>, usize),
     Disconnect(SocketRef<A>, DisconnectReason),
 }
 
@@ -69,11 +80,12 @@ impl<A: IoAdapter> Clone for Pending<A> {
 /// socketioxide's connect handler for one namespace: runs the connect stack as its middleware, and
 /// starts the socket's session once it is connected.
 pub(crate) struct NamespaceHandler<S, A: IoAdapter, C, E> {
-    pub(crate) connect: C,
-    pub(crate) events: E,
-    pub(crate) cx: Arc<AppContext<S, A>>,
-    pub(crate) hooks: HookList<S, A>,
-    pub(crate) options: EventOptions,
+    connect: C,
+    events: E,
+    cx: Arc<AppContext<S, A>>,
+    hooks: HookList<S, A>,
+    gates: Gates<A>,
+    options: EventOptions,
 }
 
 impl<S, A: IoAdapter, C, E> NamespaceHandler<S, A, C, E> {
@@ -82,6 +94,7 @@ impl<S, A: IoAdapter, C, E> NamespaceHandler<S, A, C, E> {
         events: E,
         cx: &Arc<AppContext<S, A>>,
         hooks: &HookList<S, A>,
+        gates: &Gates<A>,
         options: EventOptions,
     ) -> Self {
         Self {
@@ -89,6 +102,7 @@ impl<S, A: IoAdapter, C, E> NamespaceHandler<S, A, C, E> {
             events,
             cx: cx.clone(),
             hooks: hooks.clone(),
+            gates: gates.clone(),
             options,
         }
     }
@@ -101,6 +115,7 @@ impl<S, A: IoAdapter, C: Clone, E: Clone> Clone for NamespaceHandler<S, A, C, E>
             events: self.events.clone(),
             cx: self.cx.clone(),
             hooks: self.hooks.clone(),
+            gates: self.gates.clone(),
             options: self.options,
         }
     }
@@ -212,7 +227,13 @@ where
         socket
             .extensions
             .insert(Pending(Arc::new(Mutex::new(Some((connected_tx, info))))));
-        socket.on_fallback(Dispatch { jobs: jobs.clone() });
+        let queued = QueuedBytes::default();
+        socket.on_fallback(Dispatch {
+            jobs: jobs.clone(),
+            gates: self.gates.clone(),
+            queued: queued.clone(),
+            queue_bytes: self.options.queue_bytes,
+        });
         socket.on_disconnect(
             async move |socket: SocketRef<A>, reason: DisconnectReason| {
                 // Waits for room in the queue: the disconnect is handled after every pending event.
@@ -226,117 +247,8 @@ where
             hooks: self.hooks.clone(),
             ordered: self.options.ordered,
             on_disconnect,
+            queued,
         };
         tokio::spawn(worker.run(connected_rx, queue));
-    }
-}
-
-/// Puts each incoming event of one socket on its queue, in arrival order.
-struct Dispatch<A: IoAdapter> {
-    jobs: mpsc::Sender<Box<Job<A>>>,
-}
-
-impl<A: IoAdapter> MessageHandler<A, Stacked> for Dispatch<A> {
-    fn call(&self, socket: Arc<Socket<A>>, mut data: Value, ack_id: Option<i64>) {
-        let event = match Event::from_message_parts(&socket, &mut data, &ack_id) {
-            Ok(Event(event)) => event,
-            Err(e) => {
-                tracing::debug!(socket.id = %socket.id, "unreadable event name: {e}");
-                return;
-            }
-        };
-        let req = EventRequest {
-            socket,
-            event,
-            data,
-            ack_id,
-        };
-        if let Err(mpsc::error::TrySendError::Full(job)) =
-            self.jobs.try_send(Box::new(Job::Event(req)))
-            && let Job::Event(req) = *job
-        {
-            tracing::warn!(socket.id = %req.socket.id, event = %req.event, "event queue full, event refused");
-            req.reject(&EventError::Overloaded.to_string());
-        }
-    }
-}
-
-/// The task that owns one socket's session.
-struct Worker<S, A: IoAdapter, E> {
-    events: E,
-    cx: Arc<AppContext<S, A>>,
-    hooks: HookList<S, A>,
-    ordered: bool,
-    on_disconnect: Vec<DisconnectCallback<A>>,
-}
-
-impl<S, A, E> Worker<S, A, E>
-where
-    S: Send + Sync + 'static,
-    A: IoAdapter,
-    E: Service<EventRequest<A>, Response = ()> + Clone + Send + Sync + 'static,
-    E::Error: Into<BoxError>,
-    E::Future: Send,
-{
-    async fn run(
-        mut self,
-        connected: oneshot::Receiver<Arc<Socket<A>>>,
-        mut queue: mpsc::Receiver<Box<Job<A>>>,
-    ) {
-        // Dropped without a send when the socket never got connected: nothing to do then.
-        let Ok(socket) = connected.await else { return };
-        let socket = SocketRef::from(socket);
-        for hook in self.hooks.iter() {
-            hook.on_connection(&socket).await;
-        }
-        drop(socket);
-
-        while let Some(job) = queue.recv().await {
-            match *job {
-                Job::Event(req) if self.ordered => handle(&mut self.events, req).await,
-                Job::Event(req) => {
-                    let mut events = self.events.clone();
-                    tokio::spawn(async move { handle(&mut events, req).await });
-                }
-                Job::Disconnect(socket, reason) => {
-                    self.cx
-                        .io
-                        .registry()
-                        .remove(socket.ns(), &socket.id.to_string());
-                    for callback in self.on_disconnect.drain(..) {
-                        callback(&socket, reason);
-                    }
-                    for hook in self.hooks.iter() {
-                        hook.on_disconnect(&socket, reason).await;
-                    }
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// Runs one event through the stack; a refusal or failure reaches the client.
-async fn handle<A, E>(events: &mut E, req: EventRequest<A>)
-where
-    A: IoAdapter,
-    E: Service<EventRequest<A>, Response = ()>,
-    E::Error: Into<BoxError>,
-{
-    let rejecter = req.rejecter();
-    let ready = events.ready().await.map_err(Into::into);
-    let result = match ready {
-        Ok(svc) => svc.call(req).await.map_err(Into::into),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = result {
-        let socket = &rejecter.socket().id;
-        let event = rejecter.event();
-        if matches!(e.downcast_ref::<EventError>(), Some(EventError::Handler(_))) {
-            tracing::warn!(socket.id = %socket, event, "handler failed: {e}");
-        } else {
-            tracing::debug!(socket.id = %socket, event, "event refused: {e}");
-        }
-        rejecter.reject(&e.to_string());
     }
 }

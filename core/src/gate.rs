@@ -1,0 +1,53 @@
+//! [`EventGate`]: checks that run on every incoming event before it is queued.
+
+use std::sync::Arc;
+
+use socketioxide::adapter::Adapter as IoAdapter;
+
+use crate::{BoxError, EventRequest};
+
+/// A cheap, synchronous check of each incoming event, run as the event arrives and before it
+/// takes a place in the socket's queue: what a gate refuses costs no queue slot and no handler
+/// time, so a flood is turned away even while the socket's handlers are slow.
+///
+/// Gates apply to every namespace; add them with [`AppBuilder::gate`](crate::AppBuilder::gate).
+/// A refusal reaches the client like any refused event (error ack or `error` event with the
+/// error's text). The event stack still runs for admitted events.
+///
+/// ```
+/// use iostack_core::{App, BoxError, EventGate, EventRequest};
+///
+/// struct NoLongNames;
+///
+/// impl<A: iostack_core::socketioxide::adapter::Adapter> EventGate<A> for NoLongNames {
+///     fn check(&self, req: &EventRequest<A>) -> Result<(), BoxError> {
+///         if req.event().len() > 64 { Err("Event name too long".into()) } else { Ok(()) }
+///     }
+/// }
+///
+/// let builder = App::builder(()).gate(NoLongNames);
+/// ```
+pub trait EventGate<A: IoAdapter>: Send + Sync + 'static {
+    /// `Ok` lets the event through to the queue; `Err` refuses it with the error's text.
+    fn check(&self, req: &EventRequest<A>) -> Result<(), BoxError>;
+}
+
+/// The gates of an app, in the order they were added.
+pub(crate) struct Gates<A: IoAdapter>(Arc<[Arc<dyn EventGate<A>>]>);
+
+impl<A: IoAdapter> Clone for Gates<A> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<A: IoAdapter> Gates<A> {
+    pub(crate) fn new(gates: Vec<Arc<dyn EventGate<A>>>) -> Self {
+        Self(gates.into())
+    }
+
+    /// The first refusal, if any gate refuses.
+    pub(crate) fn check(&self, req: &EventRequest<A>) -> Result<(), BoxError> {
+        self.0.iter().try_for_each(|gate| gate.check(req))
+    }
+}
