@@ -33,11 +33,11 @@
 pub use iostack_core::{
     Adapter, AdapterError, Admit, App, AppBuilder, AppContext, BoxError, BoxFuture, BroadcastError,
     BuildError, ConnectRequest, ConnectionInfo, ConnectionRegistry, ERROR_EVENT, EventError,
-    EventGate, EventHandler, EventRequest, FromEvent, Health, HookError, HookRoutes, Hooks,
-    Identity, InitContext, InterruptedShutdown, IntoEventResult, Io, IoError, KICKED_EVENT,
-    NamespaceBuilder, Reply, Router, SERVER_DISCONNECT_EVENT, SHUTDOWN_EVENT, ServerLimits,
-    ShutdownOptions, State, bind, content, delivery, extract, monitoring, rooms, shutdown_signal,
-    socketioxide,
+    EventGate, EventHandler, EventRequest, FromConnection, FromEvent, Health, HookError,
+    HookRoutes, Hooks, Identity, InitContext, InterruptedShutdown, IntoEventResult, Io, IoError,
+    KICKED_EVENT, NamespaceBuilder, Reply, Router, SERVER_DISCONNECT_EVENT, SHUTDOWN_EVENT,
+    ServerLimits, ShutdownOptions, State, bind, content, delivery, extract, monitoring, rooms,
+    shutdown_signal, socketioxide,
 };
 
 #[doc(hidden)]
@@ -92,6 +92,10 @@ pub use iostack_middleware as middleware;
 /// The Redis adapter (crate `iostack-redis`).
 #[cfg(feature = "redis")]
 pub use iostack_redis as redis;
+
+/// The Node-compatible Redis adapter (crate `iostack-redis-node`): join a Node.js socket.io cluster.
+#[cfg(feature = "redis-node")]
+pub use iostack_redis_node as redis_node;
 
 /// The MongoDB adapter (crate `iostack-mongo`).
 #[cfg(feature = "mongo")]

@@ -45,9 +45,12 @@ async fn server(queue_bytes: usize) -> (TestServer, Held) {
         .on("hold", async |State(held): State<Held>| {
             let _permit = held.release.acquire().await;
         })
-        .on("big", async |State(held): State<Held>, Data(_): Data<Value>| {
-            held.handled.fetch_add(1, Ordering::SeqCst);
-        })
+        .on(
+            "big",
+            async |State(held): State<Held>, Data(_): Data<Value>| {
+                held.handled.fetch_add(1, Ordering::SeqCst);
+            },
+        )
         .on("count", async |State(held): State<Held>| {
             Reply(held.handled.load(Ordering::SeqCst))
         })
@@ -96,4 +99,44 @@ async fn queued_payload_bytes_are_bounded() {
         client.emit_with_ack("count", json!(null)).await.unwrap(),
         json!([2])
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_gate_refuses_a_flood_before_it_is_queued() {
+    use iostack::middleware::rate_limit::RateLimitLayer;
+    let held = Held {
+        release: Arc::new(Semaphore::new(0)),
+        handled: Arc::new(AtomicUsize::new(0)),
+    };
+    let limit = RateLimitLayer::per_socket(6, std::time::Duration::from_secs(3600));
+    let app = App::builder(held.clone())
+        .gate(limit.into_gate())
+        .on("hold", async |State(held): State<Held>| {
+            let _permit = held.release.acquire().await;
+        })
+        .on("big", async |State(held): State<Held>, Data(_): Data<Value>| {
+            held.handled.fetch_add(1, Ordering::SeqCst);
+        })
+        .on("count", async |State(held): State<Held>| {
+            Reply(held.handled.load(Ordering::SeqCst))
+        })
+        .build()
+        .await
+        .unwrap();
+    let server = TestServer::start(app).await.unwrap();
+    let mut client = TestClient::connect(&server.url()).await.unwrap();
+    client.emit("hold", json!(null)).await.unwrap();
+    for i in 0..50 {
+        client.emit("big", json!(i)).await.unwrap();
+    }
+    // `hold` took one token and the first five `big` events the others: the other 45 are
+    // refused at the door while the handler is still busy, so they never take a queue slot.
+    for _ in 0..45 {
+        assert_eq!(
+            client.wait_for("error").await.unwrap(),
+            vec![json!({ "message": "Too many requests. Please slow down." })]
+        );
+    }
+    assert_eq!(held.handled.load(Ordering::SeqCst), 0, "handler still held");
+    held.release.add_permits(1);
 }

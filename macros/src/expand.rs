@@ -105,9 +105,9 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             }
         }
     });
-    let connection = crate::lifecycle::calls(&marked, "on_connection")?;
-    let disconnect = crate::lifecycle::calls(&marked, "on_disconnect")?;
-    let shutdown = crate::lifecycle::calls(&marked, "on_shutdown")?;
+    let connection = crate::lifecycle::calls(&marked, "on_connection", &adapter);
+    let disconnect = crate::lifecycle::calls(&marked, "on_disconnect", &adapter);
+    let shutdown = crate::lifecycle::calls(&marked, "on_shutdown", &adapter);
     strip_hook_attributes(&mut block);
 
     Ok(quote! {

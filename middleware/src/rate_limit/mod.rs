@@ -22,9 +22,11 @@
 //! memory does not grow with churn.
 
 mod connect;
+mod gate;
 mod quota;
 
 pub use connect::{ConnectRateLimit, ConnectRateLimitLayer, TooManyConnections};
+pub use gate::RateLimitGate;
 
 use std::{
     net::SocketAddr,
@@ -130,12 +132,7 @@ impl<S, F: Clone> Layer<S> for RateLimitLayer<F> {
     fn layer(&self, inner: S) -> Self::Service {
         RateLimit {
             inner,
-            state: Arc::new(LimiterState {
-                id: next_layer_id(),
-                quota: self.quota,
-                key: self.key,
-                shared: SharedLimiter::new(self.quota),
-            }),
+            state: Arc::new(LimiterState::new(self.quota, self.key)),
             on_limit: self.on_limit.clone(),
         }
     }
@@ -162,6 +159,15 @@ type LayerLimiter = (u64, Arc<DirectLimiter>);
 struct SocketLimiters(Arc<Mutex<Vec<LayerLimiter>>>);
 
 impl LimiterState {
+    fn new(quota: Quota, key: KeyBy) -> Self {
+        Self {
+            id: next_layer_id(),
+            quota,
+            key,
+            shared: SharedLimiter::new(quota),
+        }
+    }
+
     fn allow<A: IoAdapter>(&self, req: &EventRequest<A>) -> bool {
         let socket = req.socket();
         let key = match self.key {
