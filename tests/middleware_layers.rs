@@ -295,3 +295,58 @@ async fn event_stats_count_every_event_by_name() {
     assert_eq!(counts, [("a".to_owned(), 3), ("b".to_owned(), 1)]);
     assert!(stats.rate(Duration::from_secs(60)) > 0.0);
 }
+
+/// Connects to `ns` with an optional `X-Forwarded-For`; the refusal message if refused.
+async fn attempt(server: &TestServer, ns: &str, xff: Option<&str>) -> Result<(), String> {
+    let mut builder = TestClient::builder(server.url()).namespace(ns);
+    if let Some(xff) = xff {
+        builder = builder.header("x-forwarded-for", xff);
+    }
+    match builder.connect().await {
+        Ok(client) => {
+            let _ = client.disconnect().await;
+            Ok(())
+        }
+        Err(TestError::Refused(message)) => Err(message),
+        Err(e) => panic!("unexpected error: {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_rate_limit_is_one_budget_across_namespaces_and_honours_trusted_proxies() {
+    const REFUSED: &str = "Too many connection attempts. Please try again later.";
+    let hour = Duration::from_secs(3600);
+    let app = App::builder(())
+        .on_connect(ConnectRateLimitLayer::per_ip(1, hour))
+        .namespace("/chat", |ns| ns)
+        .build()
+        .await
+        .unwrap();
+    let server = TestServer::start(app).await.unwrap();
+    assert_eq!(attempt(&server, "/", None).await, Ok(()));
+    assert_eq!(
+        attempt(&server, "/chat", None).await,
+        Err(REFUSED.into()),
+        "another namespace does not get a budget of its own"
+    );
+
+    let behind_proxy = ConnectRateLimitLayer::per_ip(1, hour)
+        .trusted_proxies(["127.0.0.1"])
+        .unwrap();
+    let app = App::builder(())
+        .on_connect(behind_proxy)
+        .build()
+        .await
+        .unwrap();
+    let server = TestServer::start(app).await.unwrap();
+    assert_eq!(attempt(&server, "/", Some("203.0.113.1")).await, Ok(()));
+    assert_eq!(
+        attempt(&server, "/", Some("203.0.113.1")).await,
+        Err(REFUSED.into())
+    );
+    assert_eq!(
+        attempt(&server, "/", Some("203.0.113.2")).await,
+        Ok(()),
+        "each client behind the proxy has its own budget"
+    );
+}

@@ -12,7 +12,10 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::quota::{SharedLimiter, quota};
-use crate::future::ResponseFuture;
+use crate::{
+    future::ResponseFuture,
+    ip_allowlist::{InvalidEntry, IpList},
+};
 
 /// Why a connection attempt was refused; the `Display` is the client's `connect_error` message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,11 +23,18 @@ use crate::future::ResponseFuture;
 pub struct TooManyConnections;
 
 /// Limits connection attempts per client IP, for the connect stack.
+///
+/// One budget per IP across every namespace the layer guards (an app-wide layer wraps each
+/// namespace's stack; they share the limiter). Behind a reverse proxy, name it with
+/// [`trusted_proxies`](Self::trusted_proxies): the client address is then read from
+/// `X-Forwarded-For` / `Forwarded` exactly as [`IpAllowlistLayer`](crate::ip_allowlist::IpAllowlistLayer)
+/// reads it, and forwarding headers of any other peer are ignored.
 #[derive(Debug, Clone)]
 pub struct ConnectRateLimitLayer {
     count: u32,
     per: Duration,
-    burst: u32,
+    limiter: Arc<SharedLimiter<IpAddr>>,
+    proxies: Arc<IpList>,
 }
 
 impl ConnectRateLimitLayer {
@@ -33,14 +43,25 @@ impl ConnectRateLimitLayer {
         Self {
             count,
             per,
-            burst: count,
+            limiter: Arc::new(SharedLimiter::new(quota(count, per, count))),
+            proxies: Arc::default(),
         }
     }
 
     /// Allows up to `burst` attempts at once.
     pub fn burst(mut self, burst: u32) -> Self {
-        self.burst = burst;
+        self.limiter = Arc::new(SharedLimiter::new(quota(self.count, self.per, burst)));
         self
+    }
+
+    /// Trusts `X-Forwarded-For` / `Forwarded` only when the direct peer is one of these proxies.
+    pub fn trusted_proxies<I, E>(mut self, entries: I) -> Result<Self, InvalidEntry>
+    where
+        I: IntoIterator<Item = E>,
+        E: AsRef<str>,
+    {
+        self.proxies = Arc::new(IpList::parse(entries)?);
+        Ok(self)
     }
 }
 
@@ -50,7 +71,8 @@ impl<S> Layer<S> for ConnectRateLimitLayer {
     fn layer(&self, inner: S) -> Self::Service {
         ConnectRateLimit {
             inner,
-            limiter: Arc::new(SharedLimiter::new(quota(self.count, self.per, self.burst))),
+            limiter: self.limiter.clone(),
+            proxies: self.proxies.clone(),
         }
     }
 }
@@ -60,6 +82,7 @@ impl<S> Layer<S> for ConnectRateLimitLayer {
 pub struct ConnectRateLimit<S> {
     inner: S,
     limiter: Arc<SharedLimiter<IpAddr>>,
+    proxies: Arc<IpList>,
 }
 
 impl<S, A> Service<ConnectRequest<A>> for ConnectRateLimit<S>
@@ -77,7 +100,10 @@ where
     }
 
     fn call(&mut self, req: ConnectRequest<A>) -> Self::Future {
-        match req.peer().map(|p| p.ip()) {
+        let client = req
+            .peer()
+            .map(|p| self.proxies.client_ip(p.ip(), req.headers()));
+        match client {
             Some(ip) if !self.limiter.allow(&ip) => {
                 tracing::warn!(%ip, ns = req.ns(), "too many connection attempts");
                 ResponseFuture::refused(TooManyConnections)

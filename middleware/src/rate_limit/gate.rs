@@ -30,7 +30,7 @@ impl<F> RateLimitLayer<F> {
     /// This limit as an [`EventGate`], for [`AppBuilder::gate`](iostack_core::AppBuilder::gate).
     pub fn into_gate(self) -> RateLimitGate<F> {
         RateLimitGate {
-            state: Arc::new(LimiterState::new(self.quota, self.key)),
+            state: Arc::new(LimiterState::new(self.quota, self.key, self.proxies)),
             on_limit: self.on_limit,
         }
     }

@@ -41,7 +41,10 @@ use iostack_core::{BoxError, EventRequest, Identity, socketioxide::adapter::Adap
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::future::ResponseFuture;
+use crate::{
+    future::ResponseFuture,
+    ip_allowlist::{InvalidEntry, IpList},
+};
 use quota::{DirectLimiter, SharedLimiter};
 
 /// Why an event was not handled; the `Display` is what the client reads.
@@ -81,6 +84,7 @@ enum KeyBy {
 pub struct RateLimitLayer<F = ()> {
     quota: Quota,
     key: KeyBy,
+    proxies: Arc<IpList>,
     on_limit: F,
 }
 
@@ -90,6 +94,7 @@ impl RateLimitLayer {
         Self {
             quota: quota::quota(count, per, count),
             key: KeyBy::Socket,
+            proxies: Arc::default(),
             on_limit: (),
         }
     }
@@ -115,11 +120,23 @@ impl<F> RateLimitLayer<F> {
         self
     }
 
+    /// With [`per_ip`](Self::per_ip): trusts `X-Forwarded-For` / `Forwarded` only when the direct
+    /// peer is one of these proxies, as [`IpAllowlistLayer`](crate::ip_allowlist::IpAllowlistLayer) does.
+    pub fn trusted_proxies<I, E>(mut self, entries: I) -> Result<Self, InvalidEntry>
+    where
+        I: IntoIterator<Item = E>,
+        E: AsRef<str>,
+    {
+        self.proxies = Arc::new(IpList::parse(entries)?);
+        Ok(self)
+    }
+
     /// Runs `on_limit` for every refused event.
     pub fn on_limit<G>(self, on_limit: G) -> RateLimitLayer<G> {
         RateLimitLayer {
             quota: self.quota,
             key: self.key,
+            proxies: self.proxies,
             on_limit,
         }
     }
@@ -132,7 +149,11 @@ impl<S, F: Clone> Layer<S> for RateLimitLayer<F> {
     fn layer(&self, inner: S) -> Self::Service {
         RateLimit {
             inner,
-            state: Arc::new(LimiterState::new(self.quota, self.key)),
+            state: Arc::new(LimiterState::new(
+                self.quota,
+                self.key,
+                self.proxies.clone(),
+            )),
             on_limit: self.on_limit.clone(),
         }
     }
@@ -148,6 +169,7 @@ struct LimiterState {
     id: u64,
     quota: Quota,
     key: KeyBy,
+    proxies: Arc<IpList>,
     shared: SharedLimiter<String>,
 }
 
@@ -159,11 +181,12 @@ type LayerLimiter = (u64, Arc<DirectLimiter>);
 struct SocketLimiters(Arc<Mutex<Vec<LayerLimiter>>>);
 
 impl LimiterState {
-    fn new(quota: Quota, key: KeyBy) -> Self {
+    fn new(quota: Quota, key: KeyBy, proxies: Arc<IpList>) -> Self {
         Self {
             id: next_layer_id(),
             quota,
             key,
+            proxies,
             shared: SharedLimiter::new(quota),
         }
     }
@@ -175,11 +198,13 @@ impl LimiterState {
                 .extensions
                 .get::<Identity>()
                 .map(|i| format!("user:{}", i.id)),
-            KeyBy::Ip => socket
-                .req_parts()
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| format!("ip:{}", c.0.ip())),
+            KeyBy::Ip => {
+                let parts = socket.req_parts();
+                parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| format!("ip:{}", self.proxies.client_ip(c.0.ip(), &parts.headers)))
+            }
             KeyBy::Socket => None,
         };
         if let Some(key) = key {
