@@ -67,6 +67,12 @@ async fn stats_and_metrics_describe_live_connections_behind_a_check() {
     assert_eq!(stats["connections"]["count"], 1);
     assert_eq!(stats["connections"]["cluster_count"], 1);
     let socket = &stats["connections"]["sockets"][0];
+    assert_eq!(socket["connection"], 1);
+    let listed = io.connections();
+    assert!(
+        !stats.to_string().contains(&listed[0].id),
+        "the session id, a credential, is never shown"
+    );
     assert_eq!(socket["ns"], "/");
     assert_eq!(socket["user_agent"], "monitor-test");
     assert_eq!(socket["identity"]["id"], "3");

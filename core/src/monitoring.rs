@@ -131,12 +131,15 @@ impl<A: IoAdapter> Monitor<A> {
                 info,
             })
             .collect();
+        let index: std::collections::HashMap<(String, String), usize> = sockets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ((s.info.ns.clone(), s.info.id.clone()), i))
+            .collect();
         for socket in self.io.sockets() {
-            let id = socket.id.to_string();
-            if let Some(entry) = sockets
-                .iter_mut()
-                .find(|s| s.info.id == id && s.info.ns == socket.ns())
-            {
+            let key = (socket.ns().to_owned(), socket.id.to_string());
+            if let Some(&i) = index.get(&key) {
+                let entry = &mut sockets[i];
                 entry.rooms = socket.rooms().into_iter().map(|r| r.to_string()).collect();
                 entry.rooms.sort();
             }

@@ -13,11 +13,16 @@ use crate::Identity;
 
 /// One live socket, as the registry records it when the socket is admitted.
 ///
-/// `id` is the Engine.IO session id: treat it as a credential in logs and monitoring output.
+/// `id` is the Engine.IO session id, which lets its holder act as the socket: it is never
+/// serialized. Monitoring output names a connection by `connection`, a number with no meaning
+/// outside this node.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConnectionInfo {
-    /// The socket id.
+    /// The socket id (a credential: not serialized).
+    #[serde(skip_serializing)]
     pub id: String,
+    /// This node's number for the connection, in admission order: safe to show and log.
+    pub connection: u64,
     /// The namespace the socket connected to.
     pub ns: String,
     /// The TCP peer address, when the server recorded it.
@@ -38,11 +43,16 @@ pub struct ConnectionInfo {
 pub struct ConnectionRegistry {
     inner: Arc<RwLock<HashMap<(String, String), ConnectionInfo>>>,
     changed: Arc<tokio::sync::Notify>,
+    admitted: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl ConnectionRegistry {
-    /// Records an admitted socket.
-    pub(crate) fn insert(&self, info: ConnectionInfo) {
+    /// Records an admitted socket, numbering it.
+    pub(crate) fn insert(&self, mut info: ConnectionInfo) {
+        info.connection = self
+            .admitted
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
         let key = (info.ns.clone(), info.id.clone());
         self.write().insert(key, info);
         self.changed.notify_waiters();
@@ -137,6 +147,7 @@ mod tests {
     fn info(ns: &str, id: &str) -> ConnectionInfo {
         ConnectionInfo {
             id: id.into(),
+            connection: 0,
             ns: ns.into(),
             peer: None,
             user_agent: None,

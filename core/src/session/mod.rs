@@ -193,6 +193,7 @@ where
         } = admission;
         let info = ConnectionInfo {
             id: socket.id.to_string(),
+            connection: 0,
             ns: socket.ns().to_owned(),
             peer: socket
                 .req_parts()
