@@ -30,6 +30,7 @@ command -v redis-cli >/dev/null || missing+=(redis-tools) # forms the Redis Clus
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v python3 >/dev/null || missing+=(python3)
+command -v sqlite3 >/dev/null || missing+=(sqlite3) # the JS tests read the flagship's connection log
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
@@ -62,9 +63,12 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --all-features --quiet
 
+# The Node.js servers that iostack-redis-node's tests cluster with (needed before the Rust tests).
+(cd tests/node-cluster && npm ci --no-audit --no-fund --loglevel=error)
 step "Rust tests (unit, integration, doctests)"
 cargo test --workspace --all-features
 
-step "end-to-end tests with the official socket.io-client"
+step "end-to-end tests with the official socket.io-client (and python-socketio, in .venv)"
+.venv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 cargo build --examples --all-features --quiet
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error && npm test)

@@ -114,9 +114,12 @@ async fn a_rate_limit_gate_refuses_a_flood_before_it_is_queued() {
         .on("hold", async |State(held): State<Held>| {
             let _permit = held.release.acquire().await;
         })
-        .on("big", async |State(held): State<Held>, Data(_): Data<Value>| {
-            held.handled.fetch_add(1, Ordering::SeqCst);
-        })
+        .on(
+            "big",
+            async |State(held): State<Held>, Data(_): Data<Value>| {
+                held.handled.fetch_add(1, Ordering::SeqCst);
+            },
+        )
         .on("count", async |State(held): State<Held>| {
             Reply(held.handled.load(Ordering::SeqCst))
         })

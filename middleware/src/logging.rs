@@ -18,6 +18,10 @@
 //! Put it outside (before) the authentication layer: it sees every attempt, the refused ones with
 //! the reason the client read, and the admitted ones with their user. The default sink writes a
 //! `tracing` event per record.
+//!
+//! Whatever the sink, the layer also logs the lines of the Strapi io plugin's logging hooks, at
+//! `info`: `Connection attempt: {"socketId","ip","userAgent","timestamp"}` (ISO 8601 UTC) when an
+//! attempt starts, and `Session ended: <socket id> (<ms>ms)` when an admitted socket disconnects.
 
 use std::{
     net::SocketAddr,
@@ -175,6 +179,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let sink = self.sink.clone();
+        log_attempt(&req);
         let mut record = ConnectionRecord {
             socket_id: req.socket().id.to_string(),
             ns: req.ns().to_owned(),
@@ -197,6 +202,11 @@ where
                         record.disconnected_at = Some(now);
                         record.duration = now.duration_since(record.connected_at).ok();
                         record.disconnect_reason = Some(reason.to_string());
+                        let ms = record.duration.map(|d| d.as_millis()).unwrap_or(0);
+                        tracing::info!(
+                            socket.id = %record.socket_id, ns = %record.ns, duration_ms = ms as u64,
+                            "Session ended: {} ({ms}ms)", record.socket_id
+                        );
                         sink.on_disconnect(&record);
                     });
                     Ok(req)
@@ -208,5 +218,61 @@ where
                 }
             }
         })
+    }
+}
+
+/// Logs `Connection attempt: {"socketId","ip","userAgent","timestamp"}`, as the plugin's page does.
+fn log_attempt<A: IoAdapter>(req: &ConnectRequest<A>) {
+    let line = serde_json::json!({
+        "socketId": req.socket().id.to_string(),
+        "ip": req.peer().map(|p| p.ip().to_string()),
+        "userAgent": req.user_agent(),
+        "timestamp": iso8601(SystemTime::now()),
+    });
+    tracing::info!(socket.id = %req.socket().id, ns = req.ns(), "Connection attempt: {line}");
+}
+
+/// `t` as ISO 8601 in UTC with milliseconds (`2024-05-01T12:00:00.000Z`), like JS `toISOString()`.
+fn iso8601(t: SystemTime) -> String {
+    let since = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60,
+        since.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn iso8601_matches_javascript_to_iso_string() {
+        assert_eq!(iso8601(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        // new Date(951782400123).toISOString(): a leap day.
+        assert_eq!(
+            iso8601(UNIX_EPOCH + Duration::from_millis(951_782_400_123)),
+            "2000-02-29T00:00:00.123Z"
+        );
+        // new Date(1735689599999).toISOString()
+        assert_eq!(
+            iso8601(UNIX_EPOCH + Duration::from_millis(1_735_689_599_999)),
+            "2024-12-31T23:59:59.999Z"
+        );
     }
 }

@@ -23,27 +23,55 @@ export async function startExample(name, env = {}) {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
+  const watchers = new Set();
+  const onData = (chunk) => {
+    output += chunk;
+    for (const watch of [...watchers]) watch();
+  };
+  child.stdout.on("data", onData);
+  child.stderr.on("data", onData);
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${output}`)), 30000);
-    const onData = (chunk) => {
-      output += chunk;
+    const watch = () => {
       const m = output.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
       if (m) {
         clearTimeout(timer);
+        watchers.delete(watch);
         resolve(m[1]);
       }
     };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
+    watchers.add(watch);
+    watch();
     child.on("exit", (code) => reject(new Error(`${name} exited with ${code}:\n${output}`)));
   });
+  /**
+   * Resolves with the first match of `pattern` in the output written from offset `from` on, as soon
+   * as it is written; rejects after `timeout` ms.
+   */
+  const waitForOutput = (pattern, { from = 0, timeout = WAIT_MS } = {}) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        watchers.delete(watch);
+        reject(new Error(`no output matching ${pattern} within ${timeout} ms:\n${output.slice(from).slice(-3000)}`));
+      }, timeout);
+      const watch = () => {
+        const m = output.slice(from).match(pattern);
+        if (m) {
+          clearTimeout(timer);
+          watchers.delete(watch);
+          resolve(m);
+        }
+      };
+      watchers.add(watch);
+      watch();
+    });
   const stop = () =>
     new Promise((resolve) => {
       if (child.exitCode !== null) return resolve(child.exitCode);
       child.once("exit", (code, signal) => resolve(code ?? signal));
       child.kill("SIGTERM");
     });
-  return { url, stop, output: () => output };
+  return { url, stop, output: () => output, waitForOutput };
 }
 
 /** Connects an official client and resolves once connected (rejects with the connect_error). */

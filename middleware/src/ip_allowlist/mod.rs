@@ -61,7 +61,8 @@ impl Rules {
         let client = self.proxies.client_ip(peer, headers);
         let admitted = self.list.contains(client) != self.deny;
         if !admitted {
-            tracing::warn!(ip = %list::canonical(client), %peer, "IP not whitelisted");
+            let ip = list::canonical(client);
+            tracing::warn!(%ip, %peer, "Blocked connection from {ip}");
         }
         admitted
     }

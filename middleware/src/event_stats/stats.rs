@@ -1,44 +1,25 @@
-//! Event statistics for the event stack: counts per event name and a windowed rate.
-//!
-//! ```
-//! use iostack_core::App;
-//! use iostack_middleware::event_stats::{EventStats, EventStatsLayer};
-//!
-//! # async fn run() {
-//! let stats = EventStats::new();
-//! let builder = App::builder(()).on_event(EventStatsLayer::new(stats.clone()));
-//! // Later, from monitoring or a hook:
-//! for entry in stats.snapshot() {
-//!     println!("{}: {}", entry.event, entry.count);
-//! }
-//! println!("{:.1} events/s over the last 10 s", stats.rate(std::time::Duration::from_secs(10)));
-//! # }
-//! ```
-//!
-//! Counting takes a shard read lock and one atomic add (no global lock per event). The rate counts
-//! events in per-second buckets over the last seconds (up to [`WINDOW_SECONDS`]), not a lifetime
-//! average. [`EventStats`] is a [`MetricsSource`], so a `Monitor` can serve it as JSON and Prometheus.
+//! [`EventStats`]: the counts, the capped names, the windowed rate and their export.
 
 use std::{
     fmt::Write as _,
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
-    task::{Context, Poll},
     time::{Duration, Instant},
 };
 
-use dashmap::DashMap;
-use iostack_core::{
-    EventRequest, monitoring::MetricsSource, socketioxide::adapter::Adapter as IoAdapter,
-};
+use dashmap::{DashMap, mapref::entry::Entry};
+use iostack_core::monitoring::MetricsSource;
 use serde::Serialize;
-use tower_layer::Layer;
-use tower_service::Service;
-
 /// How many seconds of history the windowed rate can look at.
 pub const WINDOW_SECONDS: u64 = 300;
+
+/// How many distinct event names are counted by default before [`OVERFLOW_EVENT`] is used.
+pub const DEFAULT_MAX_EVENTS: usize = 1000;
+
+/// The name under which events are counted once the cap on distinct names is reached.
+pub const OVERFLOW_EVENT: &str = "(other)";
 
 /// How often one event name was seen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -55,9 +36,19 @@ struct Bucket {
     count: AtomicU64,
 }
 
+/// The count of one name, and whether the name holds one of the capped slots.
+#[derive(Debug)]
+struct Counter {
+    count: AtomicU64,
+    holds_slot: bool,
+}
+
 #[derive(Debug)]
 struct Inner {
-    counts: DashMap<String, AtomicU64>,
+    counts: DashMap<String, Counter>,
+    /// Names currently holding a slot; never above `max_events`.
+    distinct: AtomicUsize,
+    max_events: usize,
     buckets: Box<[Bucket]>,
     origin: Instant,
 }
@@ -75,30 +66,58 @@ impl Default for EventStats {
 }
 
 impl EventStats {
-    /// Empty statistics.
+    /// Empty statistics, keeping at most [`DEFAULT_MAX_EVENTS`] distinct event names.
     pub fn new() -> Self {
+        Self::with_max_events(DEFAULT_MAX_EVENTS)
+    }
+
+    /// Empty statistics keeping at most `max` distinct event names (at least one); events with
+    /// other names are counted under [`OVERFLOW_EVENT`], so at most `max + 1` names are kept.
+    pub fn with_max_events(max: usize) -> Self {
         Self {
             inner: Arc::new(Inner {
                 counts: DashMap::new(),
+                distinct: AtomicUsize::new(0),
+                max_events: max.max(1),
                 buckets: (0..WINDOW_SECONDS).map(|_| Bucket::default()).collect(),
                 origin: Instant::now(),
             }),
         }
     }
 
-    /// Counts one `event`.
+    /// How many distinct event names are kept at most, [`OVERFLOW_EVENT`] aside.
+    pub fn max_events(&self) -> usize {
+        self.inner.max_events
+    }
+
+    /// Counts one `event` (under [`OVERFLOW_EVENT`] when the cap on names is reached).
     pub fn record(&self, event: &str) {
-        match self.inner.counts.get(event) {
-            Some(count) => {
-                count.fetch_add(1, Ordering::Relaxed);
+        if let Some(counter) = self.inner.counts.get(event) {
+            counter.count.fetch_add(1, Ordering::Relaxed);
+        } else if self.reserve_slot() {
+            match self.inner.counts.entry(event.to_owned()) {
+                Entry::Occupied(e) => {
+                    // Another sender inserted it meanwhile: give the slot back.
+                    e.get().count.fetch_add(1, Ordering::Relaxed);
+                    self.inner.distinct.fetch_sub(1, Ordering::AcqRel);
+                }
+                Entry::Vacant(e) => {
+                    e.insert(Counter {
+                        count: AtomicU64::new(1),
+                        holds_slot: true,
+                    });
+                }
             }
-            None => {
-                self.inner
-                    .counts
-                    .entry(event.to_owned())
-                    .or_default()
-                    .fetch_add(1, Ordering::Relaxed);
-            }
+        } else {
+            self.inner
+                .counts
+                .entry(OVERFLOW_EVENT.to_owned())
+                .or_insert_with(|| Counter {
+                    count: AtomicU64::new(0),
+                    holds_slot: false,
+                })
+                .count
+                .fetch_add(1, Ordering::Relaxed);
         }
         // Second 0 marks an unused bucket, so seconds count from 1.
         let second = self.inner.origin.elapsed().as_secs() + 1;
@@ -115,6 +134,17 @@ impl EventStats {
         bucket.count.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Takes one of the capped name slots, if any is left.
+    fn reserve_slot(&self) -> bool {
+        let max = self.inner.max_events;
+        self.inner
+            .distinct
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
     /// Counts per event, most frequent first (ties by name).
     pub fn snapshot(&self) -> Vec<EventCount> {
         let mut all: Vec<EventCount> = self
@@ -123,10 +153,32 @@ impl EventStats {
             .iter()
             .map(|e| EventCount {
                 event: e.key().clone(),
-                count: e.value().load(Ordering::Relaxed),
+                count: e.value().count.load(Ordering::Relaxed),
             })
             .collect();
-        all.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.event.cmp(&b.event)));
+        sort(&mut all);
+        all
+    }
+
+    /// The counts per event since the last `take` or [`reset`](Self::reset), most frequent first
+    /// (ties by name), and forgets them: each event is in exactly one taken report, none is lost
+    /// to a concurrent [`record`](Self::record). The rate window is kept.
+    pub fn take(&self) -> Vec<EventCount> {
+        let mut all = Vec::new();
+        self.inner.counts.retain(|event, counter| {
+            let count = counter.count.swap(0, Ordering::AcqRel);
+            if count > 0 {
+                all.push(EventCount {
+                    event: event.clone(),
+                    count,
+                });
+            }
+            if counter.holds_slot {
+                self.inner.distinct.fetch_sub(1, Ordering::AcqRel);
+            }
+            false
+        });
+        sort(&mut all);
         all
     }
 
@@ -135,7 +187,7 @@ impl EventStats {
         self.inner
             .counts
             .iter()
-            .map(|e| e.value().load(Ordering::Relaxed))
+            .map(|e| e.value().count.load(Ordering::Relaxed))
             .sum()
     }
 
@@ -157,14 +209,16 @@ impl EventStats {
 
     /// Forgets every count (the rate window included).
     pub fn reset(&self) {
-        self.inner.counts.clear();
+        self.take();
         for bucket in self.inner.buckets.iter() {
             bucket.second.store(0, Ordering::Release);
             bucket.count.store(0, Ordering::Release);
         }
     }
 
-    /// Logs the snapshot at every `interval`, then resets; stops when the handle is aborted.
+    /// Every `interval`, [takes](Self::take) the counts and logs them as
+    /// `Event statistics: [{"event":…,"count":…},…]` (most frequent first); stops when the handle
+    /// is aborted. Must be called within a tokio runtime.
     pub fn spawn_reporter(&self, interval: Duration) -> tokio::task::AbortHandle {
         let stats = self.clone();
         tokio::spawn(async move {
@@ -172,14 +226,18 @@ impl EventStats {
             ticks.tick().await;
             loop {
                 ticks.tick().await;
-                let snapshot = stats.snapshot();
-                let total: u64 = snapshot.iter().map(|e| e.count).sum();
-                tracing::info!(total, events = ?snapshot, "event statistics");
-                stats.reset();
+                let report = stats.take();
+                let total: u64 = report.iter().map(|e| e.count).sum();
+                let json = serde_json::to_string(&report).unwrap_or_default();
+                tracing::info!(total, "Event statistics: {json}");
             }
         })
         .abort_handle()
     }
+}
+
+fn sort(all: &mut [EventCount]) {
+    all.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.event.cmp(&b.event)));
 }
 
 impl MetricsSource for EventStats {
@@ -227,112 +285,5 @@ impl MetricsSource for EventStats {
             "iostack_events_per_second {}",
             self.rate(Duration::from_secs(60))
         );
-    }
-}
-
-/// Counts every event that reaches this point of the event stack into an [`EventStats`].
-#[derive(Debug, Clone)]
-pub struct EventStatsLayer {
-    stats: EventStats,
-}
-
-impl EventStatsLayer {
-    /// Counts into `stats`.
-    pub fn new(stats: EventStats) -> Self {
-        Self { stats }
-    }
-}
-
-impl<S> Layer<S> for EventStatsLayer {
-    type Service = EventStatsService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        EventStatsService {
-            inner,
-            stats: self.stats.clone(),
-        }
-    }
-}
-
-/// The service of [`EventStatsLayer`].
-#[derive(Debug, Clone)]
-pub struct EventStatsService<S> {
-    inner: S,
-    stats: EventStats,
-}
-
-impl<S, A> Service<EventRequest<A>> for EventStatsService<S>
-where
-    A: IoAdapter,
-    S: Service<EventRequest<A>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: EventRequest<A>) -> Self::Future {
-        self.stats.record(req.event());
-        self.inner.call(req)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn snapshot_is_sorted_by_count_then_name() {
-        let stats = EventStats::new();
-        for event in ["b", "a", "chat", "chat", "chat", "a"] {
-            stats.record(event);
-        }
-        let names: Vec<_> = stats
-            .snapshot()
-            .into_iter()
-            .map(|e| (e.event, e.count))
-            .collect();
-        assert_eq!(
-            names,
-            [("chat".into(), 3), ("a".into(), 2), ("b".into(), 1)]
-        );
-        assert_eq!(stats.total(), 6);
-        stats.reset();
-        assert!(stats.snapshot().is_empty());
-        assert_eq!(stats.rate(Duration::from_secs(10)), 0.0);
-    }
-
-    #[test]
-    fn rate_counts_recent_events_only() {
-        let stats = EventStats::new();
-        for _ in 0..30 {
-            stats.record("x");
-        }
-        // All 30 happened within the current second.
-        assert_eq!(stats.rate(Duration::from_secs(1)), 30.0);
-        assert!(stats.rate(Duration::from_secs(60)) <= 30.0);
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(16))]
-        #[test]
-        fn totals_equal_events_sent_by_concurrent_senders(per_thread in prop::collection::vec(0usize..2000, 1..6)) {
-            let stats = EventStats::new();
-            std::thread::scope(|scope| {
-                for (i, n) in per_thread.iter().enumerate() {
-                    let stats = stats.clone();
-                    scope.spawn(move || {
-                        for k in 0..*n {
-                            stats.record(if k % 2 == 0 { "even" } else { ["a", "b", "c"][i % 3] });
-                        }
-                    });
-                }
-            });
-            prop_assert_eq!(stats.total(), per_thread.iter().sum::<usize>() as u64);
-        }
     }
 }
