@@ -26,6 +26,9 @@ type Configure = Box<dyn FnOnce(SocketIoBuilder) -> SocketIoBuilder + Send>;
 /// Outgoing messages one socket may have waiting, unless configured otherwise.
 const DEFAULT_BUFFER: usize = 1024;
 
+/// How long a handshake may wait for its namespace connect, unless configured otherwise.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The largest client message, on every transport, unless configured otherwise (Engine.IO's 100 kB;
 /// websockets would otherwise take up to 64 MiB).
 const DEFAULT_MAX_PAYLOAD: usize = 100_000;
@@ -234,7 +237,9 @@ where
     }
 
     /// How long a client has, after the Engine.IO handshake, to connect to a namespace (default
-    /// 45 s); a handshake that never connects is closed then, and what it held is released.
+    /// 10 s; Socket.IO's is 45 s). A handshake that never connects, or whose connect was refused,
+    /// holds about 15 KiB until then, even when its client already left: a short timeout bounds
+    /// what a connect storm can hold.
     pub fn connect_timeout(self, timeout: Duration) -> Self {
         self.configure(move |b| b.connect_timeout(timeout))
     }
@@ -353,6 +358,7 @@ where
         let builder = self.configure.into_iter().fold(
             SocketIo::builder()
                 .max_buffer_size(DEFAULT_BUFFER)
+                .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
                 .max_payload(payload as u64)
                 .ws_max_message_size(payload)
                 .ws_max_frame_size(payload),

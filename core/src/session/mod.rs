@@ -213,8 +213,8 @@ where
         if let Some(identity) = identity {
             // Core rooms: the cluster-wide helpers find users and roles through them, in every
             // namespace, whatever layers the namespace has.
-            rooms.push(user_room(&identity.id).into());
-            rooms.extend(identity.roles.iter().map(|r| role_room(r).into()));
+            rooms.push(user_room(&identity.id));
+            rooms.extend(identity.roles.iter().map(|r| role_room(r)));
             socket.extensions.insert(identity);
         }
         if !rooms.is_empty() {
