@@ -11,7 +11,7 @@ use iostack::{
     App, Identity,
     extract::{AckSender, Data},
     middleware::{
-        auth::{AuthLayer, JwtVerifier},
+        auth::{AuthLayer, JwtVerifier, RequireRoleLayer},
         event_stats::{EventStats, EventStatsLayer},
         ip_allowlist::IpAllowlistLayer,
         logging::ConnectionLogLayer,
@@ -23,11 +23,7 @@ use tower::ServiceBuilder;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    iostack::logging::init();
     let secret = std::env::var("JWT_SECRET").unwrap_or_else(|_| "dev-secret-change-me".into());
     let stats = EventStats::new();
     let allowed = std::env::var("IP_ALLOWLIST").unwrap_or_else(|_| "127.0.0.1,::1".into());
@@ -54,7 +50,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let _ = ack.send(&user);
         })
         .namespace("/admin", |ns| {
-            ns.on_connect(AuthLayer::new(JwtVerifier::hs256(&secret)).require_role("admin"))
+            // Inside the app's stack: the token is already verified, only the role is checked.
+            ns.on_connect(RequireRoleLayer::new("admin"))
                 .on("whoami", async |user: Identity, ack: AckSender| {
                     let _ = ack.send(&user);
                 })

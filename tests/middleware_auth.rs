@@ -174,3 +174,218 @@ async fn expiring_token_gets_auth_expired_then_disconnect() {
     assert_eq!(expired, vec![json!({ "message": "Token expired" })]);
     client.wait_for("disconnect").await.unwrap();
 }
+
+/// Seconds since the Unix epoch, with the fraction.
+fn now_secs_f64() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejects_tokens_not_valid_yet_or_issued_in_the_future() {
+    let server = server().await;
+    let now = common::now_secs();
+    for claims in [
+        json!({ "sub": "1", "exp": now + 7200, "nbf": now + 3600 }),
+        json!({ "sub": "1", "exp": now + 7200, "nbf": now as f64 + 60.5 }),
+        json!({ "sub": "1", "exp": now + 7200, "iat": now + 3600 }),
+    ] {
+        let token = common::jwt(SECRET, claims.clone());
+        assert_eq!(
+            refusal(&server, "/", json!({ "token": token })).await,
+            "Invalid token",
+            "{claims}"
+        );
+    }
+    // A token whose `nbf` has passed is admitted.
+    let token = common::jwt(
+        SECRET,
+        json!({ "sub": "5", "exp": now + 7200, "nbf": now - 1, "iat": now - 1 }),
+    );
+    let client = TestClient::builder(server.url())
+        .auth(json!({ "token": token }))
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(
+        client.emit_with_ack("whoami", json!(null)).await.unwrap()[0]["id"],
+        "5"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejects_huge_negative_and_non_numeric_time_claims_with_invalid_token() {
+    let server = server().await;
+    let now = common::now_secs();
+    for claims in [
+        json!({ "sub": "1", "exp": u64::MAX }),
+        json!({ "sub": "1", "exp": 1e300 }),
+        json!({ "sub": "1", "exp": 18_446_744_073_709_551_000.0 }),
+        json!({ "sub": "1", "exp": -1 }),
+        json!({ "sub": "1", "exp": "9999999999" }),
+        json!({ "sub": "1", "exp": [now + 60] }),
+        json!({ "sub": "1", "exp": now + 60, "nbf": "now" }),
+        json!({ "sub": "1", "exp": now + 60, "iat": 1e300 }),
+    ] {
+        let token = common::jwt(SECRET, claims.clone());
+        assert_eq!(
+            refusal(&server, "/", json!({ "token": token })).await,
+            "Invalid token",
+            "{claims}"
+        );
+    }
+    // The server is still answering after all of them.
+    let client = TestClient::builder(server.url())
+        .auth(json!({ "token": common::user_token(SECRET, "3", &[]) }))
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(
+        client.emit_with_ack("whoami", json!(null)).await.unwrap()[0]["id"],
+        "3"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fractional_exp_expires_the_session() {
+    let server = server().await;
+    // A fractional `exp` 1.5 s from now: the session must end then, not live forever.
+    let token = common::jwt(SECRET, json!({ "sub": "9", "exp": now_secs_f64() + 1.5 }));
+    let mut client = TestClient::builder(server.url())
+        .auth(json!({ "token": token }))
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(
+        client.emit_with_ack("whoami", json!(null)).await.unwrap()[0]["id"],
+        "9"
+    );
+    let expired = client.wait_for("auth:expired").await.unwrap();
+    assert_eq!(expired, vec![json!({ "message": "Token expired" })]);
+    client.wait_for("disconnect").await.unwrap();
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text packet that is not an Engine.IO ping.
+async fn next_packet(ws: &mut Ws) -> String {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match ws.next().await.expect("open").expect("frame") {
+            Message::Text(t) if t.as_str() != "2" => return t.to_string(),
+            _ => {}
+        }
+    }
+}
+
+/// Opens an Engine.IO session over a raw WebSocket, sends CONNECT to `ns` with `auth`, and returns
+/// the server's answer packet; the session is closed before returning.
+async fn raw_connect(addr: std::net::SocketAddr, ns: &str, auth: &serde_json::Value) -> String {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    assert!(next_packet(&mut ws).await.starts_with('0'), "open packet");
+    let prefix = if ns == "/" {
+        String::new()
+    } else {
+        format!("{ns},")
+    };
+    ws.send(Message::text(format!("40{prefix}{auth}")))
+        .await
+        .unwrap();
+    let answer = next_packet(&mut ws).await;
+    ws.close(None).await.unwrap();
+    // Wait for the server's side of the close: the session is over on both ends.
+    while let Some(Ok(_)) = ws.next().await {}
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_sockets_leave_no_expiry_timer_behind() {
+    use iostack::{BoxError, ConnectRequest};
+    use tower::{ServiceBuilder, filter::AsyncFilterLayer};
+
+    // The server runs on its own runtime, so its task count is the server's alone.
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let full = || {
+        AsyncFilterLayer::new(|_: ConnectRequest| async {
+            Err::<ConnectRequest, BoxError>("Server is full".into())
+        })
+    };
+    let app = App::builder(())
+        // A layer inside auth refuses: the timer must never start.
+        .on_connect(
+            ServiceBuilder::new()
+                .layer(AuthLayer::new(JwtVerifier::hs256(SECRET)))
+                .layer(full()),
+        )
+        // A layer outside auth refuses after auth admitted: the started timer must end. (Outside
+        // the app's stack, which would refuse first.)
+        .public_namespace("/late", |ns| {
+            ns.on_connect(
+                ServiceBuilder::new()
+                    .map_result(|_: Result<ConnectRequest, BoxError>| {
+                        Err::<ConnectRequest, BoxError>("Refused late".into())
+                    })
+                    .layer(AuthLayer::new(JwtVerifier::hs256(SECRET))),
+            )
+        })
+        // The same refusal without authentication: what a refused session costs anyway.
+        .public_namespace("/control", |ns| ns.on_connect(full()))
+        .build()
+        .await
+        .unwrap();
+    let server = server_rt
+        .spawn(TestServer::start(app))
+        .await
+        .unwrap()
+        .unwrap();
+    let addr = server.addr();
+    let auth = json!({ "token": common::user_token(SECRET, "1", &[]) });
+    let alive = || server_rt.metrics().num_alive_tasks();
+    let attempts = async |ns: &str, count: usize, expected: &str| {
+        for _ in 0..count {
+            assert_eq!(raw_connect(addr, ns, &auth).await, expected);
+        }
+    };
+
+    // One attempt first, so whatever the server starts lazily is in the baseline.
+    attempts("/control", 1, r#"44/control,{"message":"Server is full"}"#).await;
+    let baseline = alive();
+    attempts("/control", 20, r#"44/control,{"message":"Server is full"}"#).await;
+    let after_control = alive();
+    let per_session = after_control.saturating_sub(baseline);
+
+    attempts("/", 10, r#"44{"message":"Server is full"}"#).await;
+    attempts("/late", 10, r#"44/late,{"message":"Refused late"}"#).await;
+    // The 20 authenticated refusals may leave what the 20 plain ones left, not one timer more.
+    let target = after_control + per_session;
+    let settled = tokio::time::timeout(iostack_testing::WAIT, async {
+        while alive() > target {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    println!(
+        "server tasks: {baseline} at start, {after_control} after 20 plain refusals, {} after 20 \
+         authenticated refusals (at most {target} expected)",
+        alive()
+    );
+    assert!(
+        settled.is_ok(),
+        "expiry timers left behind by refused sockets: {} tasks alive, at most {target} expected",
+        alive()
+    );
+    drop(server);
+    server_rt.shutdown_background();
+}

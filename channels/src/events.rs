@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::{ChannelError, ChannelStore};
 
-/// What the joiner receives: `{channelId, members}`.
+/// What the joiner receives: `{channelId, members}`, the id as sent and the member count.
 pub const JOINED_EVENT: &str = "channel:joined";
 /// What the other members receive when someone joins: `{userId, username}`.
 pub const USER_JOINED_EVENT: &str = "user:joined";
@@ -85,16 +85,28 @@ async fn join<A: IoAdapter>(
         .await?;
     let room = channel_room(&id);
     socket.join(room.clone());
-    let joined = json!({ "userId": user.id, "username": user.username });
+    let joined = json!({ "userId": user_id(&user), "username": user.username });
     if let Err(e) = socket.to(room).emit(USER_JOINED_EVENT, &joined).await {
         tracing::warn!(channel = %id, "user:joined not delivered to every member: {e}");
     }
+    // The seed's shapes: `channelId` as the client sent it, `members` a count.
+    let count = members.len();
     let _ = socket.emit(
         JOINED_EVENT,
-        &json!({ "channelId": id, "members": members }),
+        &json!({ "channelId": req.channel_id, "members": count }),
     );
-    let _ = ack.send(&json!({ "ok": true, "channelId": id, "members": members }));
+    let _ = ack.send(&json!({ "ok": true, "channelId": req.channel_id, "members": count, "memberList": members }));
     Ok(())
+}
+
+/// The user id as the credential carried it: a number stays a number on the wire.
+fn user_id(user: &Identity) -> Value {
+    ["sub", "id"]
+        .iter()
+        .filter_map(|k| user.claims.get(*k))
+        .find(|v| v.is_number() && v.to_string() == user.id)
+        .cloned()
+        .unwrap_or_else(|| Value::String(user.id.clone()))
 }
 
 async fn leave<A: IoAdapter>(
@@ -116,7 +128,7 @@ async fn leave<A: IoAdapter>(
 async fn announce_leave<A: IoAdapter>(socket: &SocketRef<A>, id: &str, user: &Identity) {
     let room = channel_room(id);
     socket.leave(room.clone());
-    let left = json!({ "userId": user.id, "username": user.username });
+    let left = json!({ "userId": user_id(user), "username": user.username });
     let _ = socket.to(room).emit(LEFT_EVENT, &left).await;
 }
 

@@ -1,15 +1,19 @@
 //! [`ChannelStore`]: channels, hashed passwords and member limits, in the database.
 
+use std::sync::Arc;
+
 use argon2::{
     Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
     password_hash::{SaltString, rand_core::OsRng},
 };
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
+use tokio::sync::Semaphore;
 
 use crate::{
     ChannelError, Database,
     database::{Backend, now_millis},
+    seats::{HEARTBEAT, Node},
 };
 
 /// A channel as clients see it (never its password).
@@ -50,12 +54,27 @@ pub struct NewChannel {
 }
 
 /// Channels and their members, in a [`Database`] (shared by every node when it is PostgreSQL).
+///
+/// Password hashing (Argon2id, ~20 MiB and tens of milliseconds each) runs on tokio's blocking
+/// threads, at most [`hashing_limit`](Self::hashing_limit) at a time, and never while a pooled
+/// connection or a row lock is held: a storm of wrong passwords slows only the joins that need a
+/// hash, never the runtime nor the database.
 #[derive(Debug, Clone)]
 pub struct ChannelStore {
-    db: Database,
+    pub(crate) db: Database,
+    hashing: Arc<Semaphore>,
+    pub(crate) node: Arc<Node>,
 }
 
-fn failed(e: impl std::fmt::Display) -> ChannelError {
+/// How many password hashes run at once by default: the cores, less one for the runtime.
+fn default_hashing_limit() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get().saturating_sub(1))
+        .unwrap_or(1)
+        .max(1)
+}
+
+pub(crate) fn failed(e: impl std::fmt::Display) -> ChannelError {
     tracing::error!("channel store: {e}");
     ChannelError::Failed
 }
@@ -63,17 +82,40 @@ fn failed(e: impl std::fmt::Display) -> ChannelError {
 impl ChannelStore {
     /// A store on `db`.
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            hashing: Arc::new(Semaphore::new(default_hashing_limit())),
+            node: Node::process(HEARTBEAT),
+        }
+    }
+
+    /// Runs at most `limit` password hashes at once (default: the number of cores less one, at
+    /// least one); the others wait their turn without holding a thread or a connection.
+    pub fn hashing_limit(mut self, limit: usize) -> Self {
+        self.hashing = Arc::new(Semaphore::new(limit.max(1)));
+        self
+    }
+
+    /// Runs `work` on a blocking thread once a hashing slot is free.
+    async fn hash<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ChannelError> {
+        let _slot = self.hashing.acquire().await.map_err(failed)?;
+        tokio::task::spawn_blocking(work).await.map_err(failed)
     }
 
     /// Creates (or replaces) a channel; the password is stored as an Argon2id hash.
     pub async fn create(&self, channel: NewChannel) -> Result<Channel, ChannelError> {
-        let hash = match &channel.password {
+        let hash = match channel.password.clone() {
             Some(password) => Some(
-                Argon2::default()
-                    .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
-                    .map_err(failed)?
-                    .to_string(),
+                self.hash(move || {
+                    Argon2::default()
+                        .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
+                        .map(|h| h.to_string())
+                })
+                .await?
+                .map_err(failed)?,
             ),
             None => None,
         };
@@ -101,16 +143,21 @@ impl ChannelStore {
 
     /// The channel `id`, if it exists.
     pub async fn get(&self, id: &str) -> Result<Option<Channel>, ChannelError> {
-        let row = sqlx::query("SELECT id, name, private, max_members FROM channels WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.db.pool)
-            .await
-            .map_err(failed)?;
+        // `private` read as a number: SQLite stores booleans as integers, which the `Any` driver
+        // does not decode as `bool`.
+        let row = sqlx::query(
+            "SELECT id, name, CASE WHEN private THEN 1 ELSE 0 END AS private, max_members
+             FROM channels WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(failed)?;
         row.map(|r| {
             Ok(Channel {
                 id: r.try_get("id").map_err(failed)?,
                 name: r.try_get("name").map_err(failed)?,
-                private: r.try_get("private").map_err(failed)?,
+                private: r.try_get::<i32, _>("private").map_err(failed)? != 0,
                 max_members: r.try_get("max_members").map_err(failed)?,
             })
         })
@@ -120,8 +167,10 @@ impl ChannelStore {
     /// Adds socket `socket_id` of `user_id` to channel `id`: `Channel not found`, `Invalid password`
     /// (private channels), `Channel is full`, or the members after joining. Joining again is a no-op.
     ///
-    /// The limit holds under concurrent joins, across nodes: on SQLite the conditional insert is one
-    /// atomic statement; on PostgreSQL the channel row is locked for the transaction.
+    /// The password is checked first, on a blocking thread and with no connection held; the seat is
+    /// then taken atomically. The limit holds under concurrent joins, across nodes: on SQLite the
+    /// conditional insert is one atomic statement; on PostgreSQL the channel row is locked for that
+    /// one insert only.
     pub async fn join(
         &self,
         id: &str,
@@ -130,18 +179,47 @@ impl ChannelStore {
         user_id: &str,
         username: Option<&str>,
     ) -> Result<Vec<Member>, ChannelError> {
+        self.recover().await?;
+        let hash: Option<Option<String>> =
+            sqlx::query_scalar("SELECT password_hash FROM channels WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.db.pool)
+                .await
+                .map_err(failed)?;
+        if let Some(hash) = hash.ok_or(ChannelError::NotFound)? {
+            let password = password.unwrap_or_default().to_owned();
+            let matches = self
+                .hash(move || {
+                    let hash = PasswordHash::new(&hash).map_err(failed)?;
+                    // argon2 compares in constant time.
+                    Ok::<_, ChannelError>(
+                        Argon2::default()
+                            .verify_password(password.as_bytes(), &hash)
+                            .is_ok(),
+                    )
+                })
+                .await??;
+            if !matches {
+                return Err(ChannelError::InvalidPassword);
+            }
+        }
         match self.db.backend {
             Backend::Postgres => {
                 let mut tx = self.db.pool.begin().await.map_err(failed)?;
-                let lock = "SELECT password_hash FROM channels WHERE id = $1 FOR UPDATE";
-                admit(&mut tx, lock, id, password, socket_id, user_id, username).await?;
+                let locked: Option<i32> =
+                    sqlx::query_scalar("SELECT 1 FROM channels WHERE id = $1 FOR UPDATE")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(failed)?;
+                locked.ok_or(ChannelError::NotFound)?;
+                take_seat(&mut tx, id, socket_id, user_id, username, &self.node.id).await?;
                 tx.commit().await.map_err(failed)?;
             }
             Backend::Sqlite => {
                 // No transaction: a deferred one could fail to upgrade its lock under a burst.
                 let mut conn = self.db.pool.acquire().await.map_err(failed)?;
-                let read = "SELECT password_hash FROM channels WHERE id = $1";
-                admit(&mut conn, read, id, password, socket_id, user_id, username).await?;
+                take_seat(&mut conn, id, socket_id, user_id, username, &self.node.id).await?;
             }
         }
         self.members(id).await
@@ -213,36 +291,19 @@ impl ChannelStore {
     }
 }
 
-/// Checks the password, then inserts the membership only while the channel has room.
-async fn admit(
+/// Inserts the membership, owned by `node`, only while the channel has room (a no-op for a member
+/// already in).
+async fn take_seat(
     conn: &mut AnyConnection,
-    read_channel: &str,
     id: &str,
-    password: Option<&str>,
     socket_id: &str,
     user_id: &str,
     username: Option<&str>,
+    node: &str,
 ) -> Result<(), ChannelError> {
-    let row = sqlx::query(read_channel)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(failed)?
-        .ok_or(ChannelError::NotFound)?;
-    let hash: Option<String> = row.try_get("password_hash").map_err(failed)?;
-    if let Some(hash) = hash {
-        let hash = PasswordHash::new(&hash).map_err(failed)?;
-        // argon2 compares in constant time.
-        if Argon2::default()
-            .verify_password(password.unwrap_or_default().as_bytes(), &hash)
-            .is_err()
-        {
-            return Err(ChannelError::InvalidPassword);
-        }
-    }
     let inserted = sqlx::query(
-        "INSERT INTO channel_members (channel_id, socket_id, user_id, username, joined_at)
-         SELECT $1, $2, $3, $4, $5
+        "INSERT INTO channel_members (channel_id, socket_id, user_id, username, joined_at, node_id)
+         SELECT $1, $2, $3, $4, $5, $6
          WHERE (SELECT COUNT(*) FROM channel_members WHERE channel_id = $1)
              < (SELECT max_members FROM channels WHERE id = $1)
          ON CONFLICT (channel_id, socket_id) DO NOTHING",
@@ -252,6 +313,7 @@ async fn admit(
     .bind(user_id)
     .bind(username)
     .bind(now_millis())
+    .bind(node)
     .execute(&mut *conn)
     .await
     .map_err(failed)?

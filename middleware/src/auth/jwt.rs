@@ -1,12 +1,15 @@
 //! [`JwtVerifier`]: JSON Web Tokens on the `jsonwebtoken` crate.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use iostack_core::Identity;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
 use serde_json::{Map, Value};
 
-use super::{Verified, Verifier, VerifyContext, VerifyError};
+use super::{
+    Verified, Verifier, VerifyContext, VerifyError,
+    claims::{Skew, check_time_claims},
+};
 
 /// A key that could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -19,12 +22,17 @@ pub struct JwtKeyError {
 /// Verifies JWTs signed with one algorithm and key: HS256/384/512, RS256 or ES256.
 ///
 /// Tokens must carry `exp`. `alg: none` and tokens signed with any other algorithm are refused.
-/// Claims become the [`Identity`]: `sub` (or `id`) is the id, `username` (or `name`) the
+/// The time claims `exp`, `nbf` and `iat` are NumericDates, integer or fractional, between 0 and
+/// the end of year 9999; any other value (a string, a negative or huge number) is refused. A token
+/// is refused once `exp` has passed, before its `nbf`, or when its `iat` is in the future; `nbf`
+/// and `iat` tolerate 5 s of clock skew by default (see [`leeway`](Self::leeway)). The expiry
+/// keeps the fraction of a second. Claims become the [`Identity`]: `sub` (or `id`) is the id, `username` (or `name`) the
 /// username, `roles` (array) or `role` (string) the roles, and every claim is kept in `claims`.
 #[derive(Clone)]
 pub struct JwtVerifier {
     key: DecodingKey,
     validation: Validation,
+    skew: Skew,
 }
 
 impl std::fmt::Debug for JwtVerifier {
@@ -39,8 +47,16 @@ impl JwtVerifier {
     fn with(key: DecodingKey, algorithm: Algorithm) -> Self {
         let mut validation = Validation::new(algorithm);
         validation.validate_aud = false;
+        // The time claims are checked by `check_time_claims`, with fractions and ranges.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.leeway = 0;
-        Self { key, validation }
+        validation.required_spec_claims.clear();
+        Self {
+            key,
+            validation,
+            skew: Skew::DEFAULT,
+        }
     }
 
     /// HMAC with SHA-256 and a shared secret.
@@ -72,30 +88,40 @@ impl JwtVerifier {
             .map_err(|e| key_error(Algorithm::ES256, e))
     }
 
-    /// Requires the `iss` claim to be `issuer`.
+    /// Requires the `iss` claim to be `issuer` (a token without `iss` is refused).
     pub fn issuer(mut self, issuer: &str) -> Self {
         self.validation.set_issuer(&[issuer]);
+        self.validation.required_spec_claims.insert("iss".into());
         self
     }
 
-    /// Requires the `aud` claim to contain `audience`.
+    /// Requires the `aud` claim to contain `audience` (a token without `aud` is refused).
     pub fn audience(mut self, audience: &str) -> Self {
         self.validation.set_audience(&[audience]);
         self.validation.validate_aud = true;
+        self.validation.required_spec_claims.insert("aud".into());
         self
     }
 
-    /// Tolerates this much clock skew on `exp` and `nbf` (default: none).
+    /// Tolerates this much clock skew on `exp`, `nbf` and `iat`, capped at one day (default: none
+    /// on `exp`, 5 s on `nbf` and `iat`). A token accepted within the tolerance after its `exp`
+    /// expires that much later.
     pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.validation.leeway = leeway.as_secs();
+        self.skew = Skew::uniform(leeway);
         self
     }
 
-    /// Verifies `token` and maps its claims (see the type's docs).
+    /// Verifies `token` and maps its claims (see the type's docs). Never panics, whatever the
+    /// token holds.
     pub fn verify_token(&self, token: &str) -> Result<Verified, VerifyError> {
+        self.verify_token_at(token, SystemTime::now())
+    }
+
+    fn verify_token_at(&self, token: &str, now: SystemTime) -> Result<Verified, VerifyError> {
         let data = decode::<Map<String, Value>>(token, &self.key, &self.validation)
             .map_err(|e| VerifyError::Invalid(e.to_string()))?;
-        identity_from_claims(data.claims)
+        let expires_at = check_time_claims(&data.claims, now, self.skew)?;
+        identity_from_claims(data.claims, expires_at)
     }
 }
 
@@ -113,7 +139,10 @@ impl Verifier for JwtVerifier {
     }
 }
 
-fn identity_from_claims(claims: Map<String, Value>) -> Result<Verified, VerifyError> {
+fn identity_from_claims(
+    claims: Map<String, Value>,
+    expires_at: SystemTime,
+) -> Result<Verified, VerifyError> {
     let text = |v: &Value| match v {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -135,10 +164,6 @@ fn identity_from_claims(claims: Map<String, Value>) -> Result<Verified, VerifyEr
         (_, Some(Value::String(role))) => vec![role.clone()],
         _ => Vec::new(),
     };
-    let expires_at = claims
-        .get("exp")
-        .and_then(Value::as_u64)
-        .map(|exp| UNIX_EPOCH + Duration::from_secs(exp));
     Ok(Verified {
         identity: Identity {
             id,
@@ -146,108 +171,10 @@ fn identity_from_claims(claims: Map<String, Value>) -> Result<Verified, VerifyEr
             roles,
             claims: Value::Object(claims),
         },
-        expires_at,
+        expires_at: Some(expires_at),
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::SystemTime;
-
-    fn now_secs() -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-    }
-    use jsonwebtoken::{EncodingKey, Header, encode};
-    use serde_json::json;
-
-    fn sign(alg: Algorithm, secret: &[u8], claims: Value) -> String {
-        encode(
-            &Header::new(alg),
-            &claims,
-            &EncodingKey::from_secret(secret),
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn maps_claims_to_identity() {
-        let token = sign(
-            Algorithm::HS256,
-            b"k",
-            json!({ "sub": "7", "username": "ada", "roles": ["admin"], "exp": now_secs() + 60, "premium": true }),
-        );
-        let verified = JwtVerifier::hs256("k").verify_token(&token).unwrap();
-        assert_eq!(verified.identity.id, "7");
-        assert_eq!(verified.identity.username.as_deref(), Some("ada"));
-        assert_eq!(verified.identity.roles, ["admin"]);
-        assert_eq!(verified.identity.claims["premium"], true);
-        assert!(verified.expires_at.is_some());
-    }
-
-    #[test]
-    fn refuses_expired_forged_mismatched_and_unsigned_tokens() {
-        let verifier = JwtVerifier::hs256("k");
-        let expired = sign(
-            Algorithm::HS256,
-            b"k",
-            json!({ "sub": "1", "exp": now_secs() - 10 }),
-        );
-        let forged = sign(
-            Algorithm::HS256,
-            b"other",
-            json!({ "sub": "1", "exp": now_secs() + 60 }),
-        );
-        let other_alg = sign(
-            Algorithm::HS512,
-            b"k",
-            json!({ "sub": "1", "exp": now_secs() + 60 }),
-        );
-        // {"alg":"none","typ":"JWT"}.{"sub":"1","exp":9999999999}.
-        let unsigned =
-            "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiIxIiwiZXhwIjo5OTk5OTk5OTk5fQ.";
-        let no_exp = sign(Algorithm::HS256, b"k", json!({ "sub": "1" }));
-        for token in [
-            expired.as_str(),
-            &forged,
-            &other_alg,
-            unsigned,
-            &no_exp,
-            "garbage",
-        ] {
-            assert!(
-                matches!(verifier.verify_token(token), Err(VerifyError::Invalid(_))),
-                "{token}"
-            );
-        }
-    }
-
-    #[test]
-    fn checks_issuer_audience_and_leeway() {
-        let claims = json!({ "sub": "1", "iss": "me", "aud": "app", "exp": now_secs() - 5 });
-        let token = sign(Algorithm::HS384, b"k", claims);
-        let base = || JwtVerifier::hs384("k").leeway(Duration::from_secs(30));
-        assert!(
-            base()
-                .issuer("me")
-                .audience("app")
-                .verify_token(&token)
-                .is_ok()
-        );
-        assert!(base().issuer("someone else").verify_token(&token).is_err());
-        assert!(base().audience("other").verify_token(&token).is_err());
-        assert!(
-            JwtVerifier::hs384("k").verify_token(&token).is_err(),
-            "expired without leeway"
-        );
-    }
-
-    #[test]
-    fn unreadable_pem_is_a_key_error() {
-        assert!(JwtVerifier::rs256("not a pem").is_err());
-        assert!(JwtVerifier::es256("not a pem").is_err());
-    }
-}
+#[path = "jwt_tests.rs"]
+mod tests;

@@ -12,7 +12,11 @@ use iostack_core::{
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{AuthError, Verifier, VerifyContext, VerifyError, extract_token};
+use super::{
+    AuthError, Verifier, VerifyContext, VerifyError,
+    expiry::{ExpiryTimer, delay_until},
+    extract_token,
+};
 
 /// Event a socket receives when its credential expires while it is connected; it is then disconnected.
 pub const AUTH_EXPIRED_EVENT: &str = "auth:expired";
@@ -51,13 +55,8 @@ impl<V: Verifier> AuthLayer<V> {
     /// Also requires `role`; refusal reads `<Role> access required` (e.g. `Admin access required`).
     pub fn require_role(mut self, role: impl Into<String>) -> Self {
         let role = role.into();
-        let mut chars = role.chars();
-        let capitalized: String = chars
-            .next()
-            .map(|c| c.to_uppercase().chain(chars).collect())
-            .unwrap_or_default();
         self.role = Some(RoleRequirement {
-            message: format!("{capitalized} access required"),
+            message: access_required(&role),
             role,
         });
         self
@@ -70,6 +69,16 @@ impl<V: Verifier> AuthLayer<V> {
         }
         self
     }
+}
+
+/// `<Role> access required`, the refusal for an identity without `role`.
+pub(super) fn access_required(role: &str) -> String {
+    let mut chars = role.chars();
+    let capitalized: String = chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
+    format!("{capitalized} access required")
 }
 
 impl<S, V> Layer<S> for AuthLayer<V> {
@@ -130,11 +139,11 @@ where
             let verified = match layer.verifier.verify(&token, cx).await {
                 Ok(verified) => verified,
                 Err(VerifyError::Invalid(reason)) => {
-                    tracing::info!(ns = req.ns(), peer = ?req.peer(), %reason, "invalid token");
+                    tracing::info!(ns = req.ns(), peer = ?req.peer(), ?reason, "invalid token");
                     return Err(AuthError::InvalidToken.into());
                 }
                 Err(VerifyError::Unavailable(reason)) => {
-                    tracing::error!(ns = req.ns(), peer = ?req.peer(), %reason, "authentication failed");
+                    tracing::error!(ns = req.ns(), peer = ?req.peer(), ?reason, "authentication failed");
                     return Err(AuthError::Failed.into());
                 }
             };
@@ -145,22 +154,24 @@ where
                 return Err(AuthError::Forbidden(required.message.clone()).into());
             }
             req.set_identity(verified.identity);
+            // The layers inside decide first: a socket they refuse never gets a timer.
+            let mut req = inner.call(req).await.map_err(Into::into)?;
             if let Some(expires_at) = verified.expires_at {
                 expire_at(&mut req, expires_at);
             }
-            inner.call(req).await.map_err(Into::into)
+            Ok(req)
         })
     }
 }
 
 /// Disconnects the socket with [`AUTH_EXPIRED_EVENT`] when its credential expires.
+///
+/// The timer lives in the request's disconnect callbacks: it ends when the socket disconnects, and
+/// when the callbacks are dropped because an outer layer refused the socket or it never connected.
 fn expire_at<A: IoAdapter>(req: &mut ConnectRequest<A>, expires_at: SystemTime) {
     let socket = req.socket().clone();
-    let timer = tokio::spawn(async move {
-        let left = expires_at
-            .duration_since(SystemTime::now())
-            .unwrap_or_default();
-        tokio::time::sleep(left).await;
+    let delay = delay_until(expires_at, SystemTime::now());
+    let timer = ExpiryTimer::start(delay, move || {
         if socket.connected() {
             tracing::info!(socket.id = %socket.id, ns = socket.ns(), "credential expired, disconnecting");
             let _ = socket.emit(
@@ -170,5 +181,5 @@ fn expire_at<A: IoAdapter>(req: &mut ConnectRequest<A>, expires_at: SystemTime) 
             let _ = socket.disconnect();
         }
     });
-    req.on_disconnect(move |_, _| timer.abort());
+    req.on_disconnect(move |_, _| drop(timer));
 }

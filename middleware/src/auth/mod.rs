@@ -17,21 +17,28 @@
 //! | situation | message |
 //! |---|---|
 //! | no token | `Authentication required` |
-//! | malformed, forged, expired, wrong algorithm or `alg: none` | `Invalid token` |
+//! | malformed, forged, expired, not valid yet (`nbf`), wrong algorithm or `alg: none` | `Invalid token` |
+//! | a time claim that is not a number between 0 and year 9999 (`exp`, `nbf`, `iat`) | `Invalid token` |
 //! | the verifier could not decide (its store is down) | `Authentication failed` (details in the logs) |
 //! | the identity lacks the required role | `Admin access required` for role `admin` (configurable) |
 //!
 //! The identity is attached to the socket. When the credential expires while the socket is
-//! connected, the socket receives [`AUTH_EXPIRED_EVENT`] and is disconnected.
+//! connected, the socket receives [`AUTH_EXPIRED_EVENT`] and is disconnected. The expiry timer
+//! starts only once the layers inside [`AuthLayer`] have admitted the socket, and ends with the
+//! socket, or with the request when an outer layer refuses it: no task outlives its socket.
 
+mod claims;
 mod error;
+mod expiry;
 mod jwt;
 mod layer;
+mod role;
 mod token;
 
 pub use error::{AuthError, VerifyError};
 pub use jwt::{JwtKeyError, JwtVerifier};
 pub use layer::{AUTH_EXPIRED_EVENT, Auth, AuthLayer};
+pub use role::{RequireRole, RequireRoleLayer};
 pub use token::extract_token;
 
 use std::time::SystemTime;
