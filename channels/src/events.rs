@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use iostack_core::{
-    HookRoutes, Hooks, Identity,
+    HookError, HookRoutes, Hooks, Identity, InitContext, Io,
     extract::{AckSender, Data, DisconnectReason, SocketRef},
     socketioxide::adapter::Adapter as IoAdapter,
 };
@@ -167,6 +167,23 @@ where
                 async move { leave(&store, socket, user, req, ack).await }
             },
         );
+    }
+
+    /// Frees the seats that an earlier run of this node, or a node that stopped beating, left.
+    async fn init(&self, _: &mut InitContext<S, A>) -> Result<(), HookError> {
+        match self.store.recover().await {
+            Ok(0) => {}
+            Ok(freed) => tracing::info!(freed, "seats of stopped nodes freed"),
+            Err(e) => tracing::error!("seats of stopped nodes not freed: {e}"),
+        }
+        Ok(())
+    }
+
+    /// Frees every seat this node still holds, once its sockets are gone.
+    async fn on_stopped(&self, _: &Io<A>) {
+        if let Err(e) = self.store.release_node().await {
+            tracing::error!("seats of this node not freed: {e}");
+        }
     }
 
     /// Frees the seats of a disconnected socket and tells the other members.

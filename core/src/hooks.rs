@@ -136,6 +136,13 @@ where
     async fn on_shutdown(&self, io: &Io<A>) {
         let _ = io;
     }
+
+    /// Runs once the shutdown has disconnected every socket and their disconnect hooks ran,
+    /// before [`serve`](crate::App::serve) returns: the place to flush what connections left
+    /// behind (log writers, seats). Bounded by the shutdown's drain time, at least 5 s in all.
+    async fn on_stopped(&self, io: &Io<A>) {
+        let _ = io;
+    }
 }
 
 /// The hooks of an app, shared by every namespace.

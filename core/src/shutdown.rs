@@ -61,7 +61,8 @@ where
 {
     /// Shuts the server down: every client of this node receives [`SHUTDOWN_EVENT`]; the server
     /// waits up to the drain time (less if every client leaves), runs the `on_shutdown` hooks,
-    /// disconnects every socket (running the disconnect bookkeeping and hooks), then closes.
+    /// disconnects every socket (running the disconnect bookkeeping and hooks), runs the
+    /// `on_stopped` hooks (flushing logs, freeing seats), then closes.
     ///
     /// Safe to call when the adapter's store is already gone: remote failures are logged.
     pub async fn shutdown(&self) {
@@ -91,6 +92,17 @@ where
         self.wait_for_no_connections(options.drain.max(Duration::from_millis(500)))
             .await;
         tracing::info!("[io] Closed {closed} connections");
+        let stopped = async {
+            for hook in self.hooks().iter() {
+                hook.on_stopped(self.io()).await;
+            }
+        };
+        if tokio::time::timeout(options.drain.max(Duration::from_secs(5)), stopped)
+            .await
+            .is_err()
+        {
+            tracing::warn!("on_stopped hooks did not finish within the drain time");
+        }
         self.io().socketio().close().await;
         self.stop_background_tasks();
         tracing::info!("shutdown complete");

@@ -142,8 +142,9 @@ async fn run<AD: Adapter>(
 
     // "Logging middleware" (`Connection attempt`, the connection log table, `Session ended`),
     // "IP whitelisting" (`Blocked connection from <ip>`) and, ours, a limit on connection attempts.
+    let log = ConnectionLogStore::new(db);
     let guard = ServiceBuilder::new()
-        .layer(ConnectionLogLayer::new().sink(ConnectionLogStore::new(db)))
+        .layer(ConnectionLogLayer::new().sink(log.clone()))
         .layer(IpAllowlistLayer::new(&settings.allowlist)?)
         .layer(ConnectRateLimitLayer::per_ip(
             settings.connects_per_minute,
@@ -195,8 +196,10 @@ async fn run<AD: Adapter>(
                 .on("broadcast", admin_broadcast::<AD::Io>)
                 .on("kick", kick::<AD::Io>)
         })
-        // "Complex room logic": join-channel.
+        // "Complex room logic": join-channel (seats freed at startup and when the server stops).
         .hooks(Channels::new(store, "/"))
+        // The connection log's last rows are written before `serve` returns.
+        .hooks(log)
         // The page's logging and reporting hooks.
         .hooks(SeedHooks {
             stats: stats.clone(),

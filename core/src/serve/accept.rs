@@ -15,7 +15,7 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 use super::ServerLimits;
 
 /// How long open connections get to finish their requests once accepting stopped.
-const CLOSE_GRACE: Duration = Duration::from_secs(5);
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Accepts connections until `stop` turns true, then lets open ones finish (bounded) and returns.
 pub(super) async fn run(
