@@ -31,6 +31,7 @@ command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v python3 >/dev/null || missing+=(python3)
 command -v sqlite3 >/dev/null || missing+=(sqlite3) # the JS tests read the flagship's connection log
+command -v chromium >/dev/null || missing+=(chromium) # the browser tests (tests/browser)
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
@@ -72,3 +73,6 @@ step "end-to-end tests with the official socket.io-client (and python-socketio, 
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 cargo build --examples --all-features --quiet
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error && npm test)
+
+step "browser tests: headless Chromium with the official socket.io client, Admin UI and monitoring page"
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && npm test)

@@ -27,6 +27,7 @@
 //! | `redis` | Redis adapter: many nodes act as one | `redis` |
 //! | `mongo` | MongoDB adapter: many nodes act as one | `mongo` |
 //! | [`hooks`] | the `#[hooks]` attribute | `macros` (default) |
+//! | `admin_ui` | server side of the official Socket.IO Admin UI | `admin-ui` |
 //! | `channels` | password channels, member limits, connection log (SQLite/PostgreSQL) | `channels` |
 //! | `testing` | test server and clients with bounded waits | `testing` |
 
@@ -36,8 +37,8 @@ pub use iostack_core::{
     EventGate, EventHandler, EventRequest, FromConnection, FromEvent, Health, HookError,
     HookRoutes, Hooks, Identity, InitContext, InterruptedShutdown, IntoEventResult, Io, IoError,
     KICKED_EVENT, NamespaceBuilder, Reply, Router, SERVER_DISCONNECT_EVENT, SHUTDOWN_EVENT,
-    ServerLimits, ShutdownOptions, State, bind, content, delivery, extract, monitoring, rooms,
-    shutdown_signal, socketioxide,
+    ServerLimits, ShutdownOptions, State, bind, content, cors, delivery, extract, monitoring,
+    rooms, shutdown_signal, socketioxide,
 };
 
 #[doc(hidden)]
@@ -100,6 +101,10 @@ pub use iostack_redis_node as redis_node;
 /// The MongoDB adapter (crate `iostack-mongo`).
 #[cfg(feature = "mongo")]
 pub use iostack_mongo as mongo;
+
+/// The server side of the official Socket.IO Admin UI (crate `iostack-admin-ui`).
+#[cfg(feature = "admin-ui")]
+pub use iostack_admin_ui as admin_ui;
 
 /// Password channels with member limits and a connection log (crate `iostack-channels`).
 #[cfg(feature = "channels")]

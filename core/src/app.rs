@@ -76,6 +76,17 @@ impl<S, A: IoAdapter> App<S, A> {
         self
     }
 
+    /// Lets the browsers of other origins in, as `cors` says, and refuses the rest with `403`
+    /// (polling requests, preflights and websocket upgrades alike); see [`crate::cors`].
+    pub fn cors(self, cors: crate::cors::Cors) -> Self {
+        let layer = cors.layer();
+        self.http_layer(layer)
+            .http_layer(axum::middleware::from_fn_with_state(
+                cors,
+                crate::cors::guard,
+            ))
+    }
+
     /// An axum router that serves socket.io at `/socket.io`, the merged routes, and 404 elsewhere,
     /// inside the HTTP layers.
     pub fn router(&self) -> axum::Router {

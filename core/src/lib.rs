@@ -41,6 +41,7 @@ mod cluster;
 mod connect;
 mod connection_args;
 pub mod content;
+pub mod cors;
 pub mod delivery;
 mod error;
 mod event;

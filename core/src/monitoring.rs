@@ -9,6 +9,21 @@
 //! let router = app.router().merge(routes);
 //! # }
 //! ```
+//!
+//! A live page over the same JSON, for people: [`Monitor::page_router`] serves static HTML and
+//! JavaScript (no CDN) that poll `/stats` once a second with the bearer token typed into the page
+//! or given in its address (`/monitor#token=...`, removed from the address bar once read).
+//!
+//! ```no_run
+//! # async fn run(app: iostack_core::App<()>) {
+//! use iostack_core::monitoring::Access;
+//!
+//! let monitor = app.monitor();
+//! let app = app
+//!     .merge(monitor.router(Access::bearer("s3cret")))
+//!     .merge(monitor.page_router("/monitor", "/stats"));
+//! # }
+//! ```
 
 use std::{fmt::Write as _, sync::Arc};
 
@@ -23,6 +38,8 @@ use serde::Serialize;
 use socketioxide::adapter::Adapter as IoAdapter;
 
 use crate::{ConnectionInfo, Health, Io, adapter::DynAdapter};
+
+mod page;
 
 /// Extra metrics served by a [`Monitor`], e.g. the event statistics of the middleware crate.
 pub trait MetricsSource: Send + Sync + 'static {
@@ -218,6 +235,14 @@ impl<A: IoAdapter> Monitor<A> {
             source.prometheus(&mut out);
         }
         out
+    }
+
+    /// An axum router with the live monitoring page at `path` (and its script at
+    /// `{path}/monitor.js`); the page reads the JSON of [`router`](Self::router) at `stats_url`
+    /// (same origin), so it shows what `/stats` shows. The page itself holds no data and needs no
+    /// token; the token is asked for in the page.
+    pub fn page_router(&self, path: &str, stats_url: &str) -> Router {
+        page::router(path, stats_url)
     }
 
     /// An axum router with `GET /stats` (JSON) and `GET /metrics` (Prometheus), guarded by `access`
