@@ -332,3 +332,64 @@ async fn unreachable_mongo_fails_build_naming_the_url_without_password() {
     );
     assert!(!message.contains("hunter2"), "{message}");
 }
+
+/// A node whose namespaces have no auto-join layer: `/` and `/chat` inside the app's token
+/// check, `/admin` outside it with a check of its own.
+async fn bare_node(adapter: RedisAdapter) -> Node<iostack_redis::RedisIoAdapter> {
+    let app = App::builder(())
+        .adapter(adapter)
+        .on_connect(common::token_auth())
+        .namespace("/chat", |ns| ns)
+        .public_namespace("/admin", |ns| ns.on_connect(common::token_auth()))
+        .build()
+        .await
+        .expect("node builds");
+    let io = app.io().clone();
+    Node {
+        server: TestServer::start(app).await.unwrap(),
+        io,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helpers_reach_a_user_in_every_namespace_across_two_redis_nodes() {
+    let redis = RedisServer::start().await.unwrap();
+    let adapter = || RedisAdapter::new(RedisConfig::new(redis.url()));
+    let (a, b) = (bare_node(adapter()).await, bare_node(adapter()).await);
+    let mut sockets = Vec::new();
+    for ns in ["/", "/chat", "/admin"] {
+        let client = TestClient::builder(b.server.url())
+            .namespace(ns)
+            .auth(json!({ "token": "user:7:ops" }))
+            .connect()
+            .await
+            .unwrap();
+        sockets.push((ns, client));
+    }
+
+    a.io.broadcast_to_role("ops", "page", &json!({ "level": "high" }))
+        .await
+        .unwrap();
+    for (ns, client) in &mut sockets {
+        assert_eq!(
+            client.wait_for("page").await.unwrap(),
+            vec![json!({ "level": "high" })],
+            "role broadcast reaches {ns}"
+        );
+    }
+    assert!(a.io.kick_user("7", "Violation of terms").await.unwrap());
+    for (ns, client) in &mut sockets {
+        let events = client.events_until("disconnect").await.unwrap();
+        let names: Vec<_> = events.iter().map(|e| e.event.as_str()).collect();
+        assert_eq!(names, ["kicked", "disconnect"], "kick reaches {ns}");
+        assert_eq!(
+            events[0].args,
+            vec![json!({ "reason": "Violation of terms" })]
+        );
+    }
+    assert!(
+        !a.io.kick_user("7", "again").await.unwrap(),
+        "nothing left to kick"
+    );
+    drop(bystander);
+}
