@@ -9,7 +9,7 @@ use std::sync::{
 use iostack::{
     App, BoxError, EventGate, EventRequest, Reply,
     extract::{Data, State},
-    socketioxide::adapter::Adapter as IoAdapter,
+    socketioxide::adapter::{Adapter as IoAdapter, LocalAdapter},
 };
 use iostack_testing::{TestClient, TestServer};
 use serde_json::{Value, json};
@@ -35,12 +35,17 @@ struct Held {
 }
 
 async fn server(queue_bytes: usize) -> (TestServer, Held) {
+    server_with(queue_bytes, NoBlocked).await
+}
+
+/// An app whose `hold` event keeps the socket's worker busy until released, with `gate`.
+async fn server_with(queue_bytes: usize, gate: impl EventGate<LocalAdapter>) -> (TestServer, Held) {
     let held = Held {
         release: Arc::new(Semaphore::new(0)),
         handled: Arc::new(AtomicUsize::new(0)),
     };
     let app = App::builder(held.clone())
-        .gate(NoBlocked)
+        .gate(gate)
         .event_queue_bytes(queue_bytes)
         .on("hold", async |State(held): State<Held>| {
             let _permit = held.release.acquire().await;
@@ -104,29 +109,8 @@ async fn queued_payload_bytes_are_bounded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limit_gate_refuses_a_flood_before_it_is_queued() {
     use iostack::middleware::rate_limit::RateLimitLayer;
-    let held = Held {
-        release: Arc::new(Semaphore::new(0)),
-        handled: Arc::new(AtomicUsize::new(0)),
-    };
     let limit = RateLimitLayer::per_socket(6, std::time::Duration::from_secs(3600));
-    let app = App::builder(held.clone())
-        .gate(limit.into_gate())
-        .on("hold", async |State(held): State<Held>| {
-            let _permit = held.release.acquire().await;
-        })
-        .on(
-            "big",
-            async |State(held): State<Held>, Data(_): Data<Value>| {
-                held.handled.fetch_add(1, Ordering::SeqCst);
-            },
-        )
-        .on("count", async |State(held): State<Held>| {
-            Reply(held.handled.load(Ordering::SeqCst))
-        })
-        .build()
-        .await
-        .unwrap();
-    let server = TestServer::start(app).await.unwrap();
+    let (server, held) = server_with(1 << 20, limit.into_gate()).await;
     let mut client = TestClient::connect(&server.url()).await.unwrap();
     client.emit("hold", json!(null)).await.unwrap();
     for i in 0..50 {
