@@ -81,7 +81,9 @@ pub use namespace::NamespaceBuilder;
 pub use namespace::NamespaceSpec;
 pub use registry::{ConnectionInfo, ConnectionRegistry};
 pub use router::Router;
-pub use serve::{InterruptedShutdown, ServerLimits, bind, shutdown_signal};
+pub use serve::{
+    DEFAULT_BACKLOG, InterruptedShutdown, ServerLimits, bind, bind_with_backlog, shutdown_signal,
+};
 #[doc(hidden)]
 pub use session::EventOptions;
 pub use shutdown::{SHUTDOWN_EVENT, ShutdownOptions};

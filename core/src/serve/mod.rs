@@ -14,15 +14,22 @@ use crate::App;
 pub use limits::ServerLimits;
 
 /// Listen backlog: the default (128) overflows under connect bursts and stalls handshakes.
-const BACKLOG: i32 = 1024;
+pub const DEFAULT_BACKLOG: u32 = 1024;
 
-/// Binds a TCP listener with a backlog of 1024 and `SO_REUSEADDR`.
+/// Binds a TCP listener with a backlog of [`DEFAULT_BACKLOG`] (1024) and `SO_REUSEADDR`.
 ///
 /// Port `0` picks a free port; read it back with `local_addr()`.
 pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+    bind_with_backlog(addr, DEFAULT_BACKLOG).await
+}
+
+/// Binds like [`bind`] with another listen backlog: how many connections the kernel queues
+/// before the server accepts them (connections past [`ServerLimits::max_connections`] wait there).
+pub async fn bind_with_backlog(addr: impl ToSocketAddrs, backlog: u32) -> io::Result<TcpListener> {
+    let backlog = i32::try_from(backlog.max(1)).unwrap_or(i32::MAX);
     let mut last_error = None;
     for addr in tokio::net::lookup_host(addr).await? {
-        match bind_one(addr) {
+        match bind_one(addr, backlog) {
             Ok(listener) => return Ok(listener),
             Err(e) => last_error = Some(e),
         }
@@ -31,7 +38,7 @@ pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         .unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind")))
 }
 
-fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
+fn bind_one(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(addr),
         socket2::Type::STREAM,
@@ -40,7 +47,7 @@ fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
-    socket.listen(BACKLOG)?;
+    socket.listen(backlog)?;
     TcpListener::from_std(socket.into())
 }
 
