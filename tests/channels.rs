@@ -510,3 +510,41 @@ async fn member_limit_and_notifications_hold_across_redis_nodes() {
     assert_eq!(store.member_count("vip").await.unwrap(), 2);
     on_b.wait_for("channel:joined").await.unwrap();
 }
+
+/// With seats per user, one user's many sockets hold one seat: they cannot fill a channel.
+async fn one_user_takes_one_seat(db: Database) {
+    let store = seeded(db).await.seats_per_user(true);
+    for tab in 0..5 {
+        store
+            .join("vip", Some("s3cret"), &format!("tab{tab}"), "7", None)
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.member_count("vip").await.unwrap(), 1);
+    store
+        .join("vip", Some("s3cret"), "other", "8", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .join("vip", Some("s3cret"), "third", "9", None)
+            .await
+            .unwrap_err(),
+        ChannelError::Full,
+        "two users fill the two seats"
+    );
+    store
+        .join("vip", Some("s3cret"), "tab5", "7", None)
+        .await
+        .expect("a user already in may open another tab");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_takes_one_seat_on_sqlite() {
+    one_user_takes_one_seat(sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_takes_one_seat_on_postgres() {
+    one_user_takes_one_seat(postgres().await).await;
+}

@@ -64,6 +64,7 @@ pub struct ChannelStore {
     pub(crate) db: Database,
     hashing: Arc<Semaphore>,
     pub(crate) node: Arc<Node>,
+    per_user: bool,
 }
 
 /// How many password hashes run at once by default: the cores, less one for the runtime.
@@ -86,7 +87,16 @@ impl ChannelStore {
             db,
             hashing: Arc::new(Semaphore::new(default_hashing_limit())),
             node: Node::process(HEARTBEAT),
+            per_user: false,
         }
+    }
+
+    /// Counts seats per user instead of per socket: a user's several tabs (or a hundred sockets
+    /// of one client) hold one seat, so one user cannot fill a channel. Off by default, as on the
+    /// seed page, where a channel's size is the number of sockets in its room.
+    pub fn seats_per_user(mut self, per_user: bool) -> Self {
+        self.per_user = per_user;
+        self
     }
 
     /// Runs at most `limit` password hashes at once (default: the number of cores less one, at
@@ -213,13 +223,13 @@ impl ChannelStore {
                         .await
                         .map_err(failed)?;
                 locked.ok_or(ChannelError::NotFound)?;
-                take_seat(&mut tx, id, socket_id, user_id, username, &self.node.id).await?;
+                take_seat(&mut tx, self.seat(id, socket_id, user_id, username)).await?;
                 tx.commit().await.map_err(failed)?;
             }
             Backend::Sqlite => {
                 // No transaction: a deferred one could fail to upgrade its lock under a burst.
                 let mut conn = self.db.pool.acquire().await.map_err(failed)?;
-                take_seat(&mut conn, id, socket_id, user_id, username, &self.node.id).await?;
+                take_seat(&mut conn, self.seat(id, socket_id, user_id, username)).await?;
             }
         }
         self.members(id).await
@@ -270,9 +280,15 @@ impl ChannelStore {
             .collect()
     }
 
-    /// How many sockets are in channel `id`, over every node sharing the database.
+    /// How many seats are taken in channel `id` (sockets, or users with
+    /// [`seats_per_user`](Self::seats_per_user)), over every node sharing the database.
     pub async fn member_count(&self, id: &str) -> Result<i64, ChannelError> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM channel_members WHERE channel_id = $1")
+        let count = if self.per_user {
+            "SELECT COUNT(DISTINCT user_id) FROM channel_members WHERE channel_id = $1"
+        } else {
+            "SELECT COUNT(*) FROM channel_members WHERE channel_id = $1"
+        };
+        sqlx::query_scalar(count)
             .bind(id)
             .fetch_one(&self.db.pool)
             .await
@@ -291,29 +307,59 @@ impl ChannelStore {
     }
 }
 
-/// Inserts the membership, owned by `node`, only while the channel has room (a no-op for a member
-/// already in).
-async fn take_seat(
-    conn: &mut AnyConnection,
-    id: &str,
-    socket_id: &str,
-    user_id: &str,
-    username: Option<&str>,
-    node: &str,
-) -> Result<(), ChannelError> {
-    let inserted = sqlx::query(
+/// A seat to take: who, where, and how seats are counted.
+struct Seat<'a> {
+    channel: &'a str,
+    socket: &'a str,
+    user: &'a str,
+    username: Option<&'a str>,
+    node: &'a str,
+    per_user: bool,
+}
+
+impl ChannelStore {
+    fn seat<'a>(
+        &'a self,
+        channel: &'a str,
+        socket: &'a str,
+        user: &'a str,
+        username: Option<&'a str>,
+    ) -> Seat<'a> {
+        Seat {
+            channel,
+            socket,
+            user,
+            username,
+            node: &self.node.id,
+            per_user: self.per_user,
+        }
+    }
+}
+
+/// Inserts the membership, owned by its node, only while the channel has room (a no-op for a
+/// member already in; with seats per user, a user already in takes no new seat).
+async fn take_seat(conn: &mut AnyConnection, seat: Seat<'_>) -> Result<(), ChannelError> {
+    let room = if seat.per_user {
+        "(SELECT COUNT(DISTINCT user_id) FROM channel_members WHERE channel_id = $1)
+             < (SELECT max_members FROM channels WHERE id = $1)
+         OR EXISTS (SELECT 1 FROM channel_members WHERE channel_id = $1 AND user_id = $3)"
+    } else {
+        "(SELECT COUNT(*) FROM channel_members WHERE channel_id = $1)
+             < (SELECT max_members FROM channels WHERE id = $1)"
+    };
+    let (id, socket_id) = (seat.channel, seat.socket);
+    let inserted = sqlx::query(&format!(
         "INSERT INTO channel_members (channel_id, socket_id, user_id, username, joined_at, node_id)
          SELECT $1, $2, $3, $4, $5, $6
-         WHERE (SELECT COUNT(*) FROM channel_members WHERE channel_id = $1)
-             < (SELECT max_members FROM channels WHERE id = $1)
-         ON CONFLICT (channel_id, socket_id) DO NOTHING",
-    )
+         WHERE {room}
+         ON CONFLICT (channel_id, socket_id) DO NOTHING"
+    ))
     .bind(id)
     .bind(socket_id)
-    .bind(user_id)
-    .bind(username)
+    .bind(seat.user)
+    .bind(seat.username)
     .bind(now_millis())
-    .bind(node)
+    .bind(seat.node)
     .execute(&mut *conn)
     .await
     .map_err(failed)?
