@@ -26,6 +26,10 @@ type Configure = Box<dyn FnOnce(SocketIoBuilder) -> SocketIoBuilder + Send>;
 /// Outgoing messages one socket may have waiting, unless configured otherwise.
 const DEFAULT_BUFFER: usize = 1024;
 
+/// Bytes read at once from each websocket, unless configured otherwise (engineioxide's 4096
+/// costs 3 KiB more per idle connection; larger messages are read in several passes).
+const DEFAULT_WS_READ_BUFFER: usize = 1024;
+
 /// How long a handshake may wait for its namespace connect, unless configured otherwise.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -251,6 +255,12 @@ where
         self
     }
 
+    /// Bytes read at once from each websocket (default 1024): memory per idle connection against
+    /// read passes per large message.
+    pub fn ws_read_buffer_size(self, bytes: usize) -> Self {
+        self.configure(move |b| b.ws_read_buffer_size(bytes.max(64)))
+    }
+
     /// The transports clients may use (default both); e.g. websocket only behind a load
     /// balancer without sticky sessions.
     pub fn transports<const N: usize>(self, transports: [socketioxide::TransportType; N]) -> Self {
@@ -358,6 +368,7 @@ where
         let builder = self.configure.into_iter().fold(
             SocketIo::builder()
                 .max_buffer_size(DEFAULT_BUFFER)
+                .ws_read_buffer_size(DEFAULT_WS_READ_BUFFER)
                 .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
                 .max_payload(payload as u64)
                 .ws_max_message_size(payload)
