@@ -522,7 +522,13 @@ async fn disconnect_socket_tells_the_client_why_first() {
     );
     client.wait_for("disconnect").await.unwrap();
     assert!(!io.disconnect_socket(&id, "again").await.unwrap());
-    assert!(io.disconnect_socket("not a sid", "x").await.is_err());
+    assert_eq!(
+        io.disconnect_socket("not a sid", "x")
+            .await
+            .unwrap_err()
+            .to_string(),
+        "invalid socket id `not a sid`"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
