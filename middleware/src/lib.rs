@@ -8,6 +8,9 @@
 //! | [`rate_limit`] | event (and connect) | GCRA quotas per socket, identity or IP |
 //! | [`event_stats`] | event | counts per event and a windowed rate, for monitoring |
 //!
+//! Each module is a cargo feature of the same name (`ip-allowlist`, `rate-limit`, `event-stats`
+//! with dashes); all are on by default.
+//!
 //! ```
 //! use std::time::Duration;
 //! use iostack_core::App;
@@ -34,9 +37,15 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "auth")]
 pub mod auth;
+#[cfg(feature = "event-stats")]
 pub mod event_stats;
+#[cfg(any(feature = "auth", feature = "ip-allowlist", feature = "rate-limit"))]
 pub mod future;
+#[cfg(feature = "ip-allowlist")]
 pub mod ip_allowlist;
+#[cfg(feature = "logging")]
 pub mod logging;
+#[cfg(feature = "rate-limit")]
 pub mod rate_limit;
