@@ -110,6 +110,10 @@ pub use iostack_admin_ui as admin_ui;
 #[cfg(feature = "channels")]
 pub use iostack_channels as channels;
 
+/// Presence, entity subscriptions and per-subscriber permissions (crate `iostack-presence`).
+#[cfg(feature = "presence")]
+pub use iostack_presence as presence;
+
 /// Test support (crate `iostack-testing`): serve an app on a free port, drive it with real clients.
 #[cfg(feature = "testing")]
 pub use iostack_testing as testing;

@@ -71,7 +71,14 @@ export async function startExample(name, env = {}) {
       child.once("exit", (code, signal) => resolve(code ?? signal));
       child.kill("SIGTERM");
     });
-  return { url, stop, output: () => output, waitForOutput };
+  /** Kills the process at once (SIGKILL): no shutdown, as when a node dies. */
+  const kill = () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve(child.exitCode);
+      child.once("exit", (code, signal) => resolve(code ?? signal));
+      child.kill("SIGKILL");
+    });
+  return { url, stop, kill, output: () => output, waitForOutput };
 }
 
 /** Connects an official client and resolves once connected (rejects with the connect_error). */
