@@ -82,7 +82,10 @@ impl<A: IoAdapter> Api<A> {
 
 async fn create<A: IoAdapter>(State(api): State<Api<A>>, Json(mut article): Json<Value>) -> Reply {
     if !article.is_object() {
-        return Err((StatusCode::UNPROCESSABLE_ENTITY, "expected an object".into()));
+        return Err((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "expected an object".into(),
+        ));
     }
     let id = {
         let mut articles = api.articles();

@@ -37,8 +37,8 @@ pub use iostack_core::{
     EventGate, EventHandler, EventRequest, FromConnection, FromEvent, Health, HookError,
     HookRoutes, Hooks, Identity, InitContext, InterruptedShutdown, IntoEventResult, Io, IoError,
     KICKED_EVENT, NamespaceBuilder, Reply, Router, SERVER_DISCONNECT_EVENT, SHUTDOWN_EVENT,
-    ServerLimits, ShutdownOptions, State, bind, bind_with_backlog, content, cors, delivery, extract, monitoring,
-    rooms, shutdown_signal, socketioxide,
+    ServerLimits, ShutdownOptions, State, bind, bind_with_backlog, content, cors, delivery,
+    extract, monitoring, rooms, shutdown_signal, socketioxide,
 };
 
 #[doc(hidden)]

@@ -28,7 +28,10 @@ async fn tracing_and_compression_wrap_the_polling_transport() {
 
     // A polling handshake asked with gzip comes back compressed, and decompresses to the open packet.
     let response = reqwest::Client::new()
-        .get(format!("{}/socket.io/?EIO=4&transport=polling", server.url()))
+        .get(format!(
+            "{}/socket.io/?EIO=4&transport=polling",
+            server.url()
+        ))
         .header("accept-encoding", "gzip")
         .send()
         .await
@@ -50,7 +53,10 @@ async fn tracing_and_compression_wrap_the_polling_transport() {
             .await
             .unwrap();
         assert_eq!(
-            client.emit_with_ack("echo", json!({ "n": 1 })).await.unwrap(),
+            client
+                .emit_with_ack("echo", json!({ "n": 1 }))
+                .await
+                .unwrap(),
             json!([{ "n": 1 }])
         );
     }
