@@ -38,11 +38,19 @@ pub use iostack_core::{
     HookRoutes, Hooks, Identity, InitContext, InterruptedShutdown, IntoEventResult, Io, IoError,
     KICKED_EVENT, NamespaceBuilder, Reply, Router, SERVER_DISCONNECT_EVENT, SHUTDOWN_EVENT,
     ServerLimits, ShutdownOptions, State, bind, bind_with_backlog, content, cors, delivery,
-    extract, monitoring, rooms, shutdown_signal, socketioxide,
+    extract, monitoring, shutdown_signal, socketioxide,
 };
 
 #[doc(hidden)]
 pub use iostack_core::{NamespaceSpec, async_trait};
+
+/// Rooms: the ones core keeps for every identity (`user-{id}`, `role-{role}`), the `get-rooms`
+/// handler, and (feature `rooms`) the layer that joins rooms from claims.
+pub mod rooms {
+    pub use iostack_core::rooms::*;
+    #[cfg(feature = "rooms")]
+    pub use iostack_middleware::rooms::{AutoJoin, AutoJoinLayer, RoomRules};
+}
 
 /// Turns an annotated `impl` block into a [`Hooks`] implementation (crate `iostack-macros`).
 ///

@@ -7,6 +7,7 @@
 //! | [`ip_allowlist`] | connect or HTTP | CIDR allow/deny lists, IPv4 and IPv6, trusted proxies |
 //! | [`rate_limit`] | event (and connect) | GCRA quotas per socket, identity or IP |
 //! | [`event_stats`] | event | counts per event and a windowed rate, for monitoring |
+//! | [`rooms`] | connect | rooms joined from the identity's claims (`premium`, `country-{c}`) |
 //!
 //! Each module is a cargo feature of the same name (`ip-allowlist`, `rate-limit`, `event-stats`
 //! with dashes); all are on by default.
@@ -49,3 +50,5 @@ pub mod ip_allowlist;
 pub mod logging;
 #[cfg(feature = "rate-limit")]
 pub mod rate_limit;
+#[cfg(feature = "rooms")]
+pub mod rooms;

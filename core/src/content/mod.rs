@@ -16,8 +16,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Readers are found through the rooms that [`AutoJoinLayer`](crate::rooms::AutoJoinLayer) joins
-//! (`role-{role}`, `user-{id}`), so delivery is cluster-wide through the adapter and a socket in
+//! Readers are found through the rooms core keeps for every identity ([`rooms`](crate::rooms):
+//! `role-{role}`, `user-{id}`), so delivery is cluster-wide through the adapter and a socket in
 //! several of the rooms receives an event once.
 
 mod content_type;
