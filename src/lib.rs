@@ -37,12 +37,17 @@ pub use iostack_core::{
     EventGate, EventHandler, EventRequest, FromConnection, FromEvent, Health, HookError,
     HookRoutes, Hooks, Identity, InitContext, InterruptedShutdown, IntoEventResult, Io, IoError,
     KICKED_EVENT, NamespaceBuilder, Reply, Router, SERVER_DISCONNECT_EVENT, SHUTDOWN_EVENT,
-    ServerLimits, ShutdownOptions, State, bind, bind_with_backlog, content, cors, delivery,
-    extract, monitoring, shutdown_signal, socketioxide,
+    ServerLimits, ShutdownOptions, State, bind, bind_with_backlog, cors, delivery, extract,
+    shutdown_signal, socketioxide,
 };
 
 #[doc(hidden)]
 pub use iostack_core::{NamespaceSpec, async_trait};
+
+#[cfg(feature = "content")]
+pub use iostack_core::content;
+#[cfg(feature = "monitoring")]
+pub use iostack_core::monitoring;
 
 /// Rooms: the ones core keeps for every identity (`user-{id}`, `role-{role}`), the `get-rooms`
 /// handler, and (feature `rooms`) the layer that joins rooms from claims.

@@ -97,6 +97,7 @@ impl<S, A: IoAdapter> App<S, A> {
     }
 
     /// A monitoring handle for this app (connection statistics, health, metrics routes).
+    #[cfg(feature = "monitoring")]
     pub fn monitor(&self) -> crate::monitoring::Monitor<A> {
         crate::monitoring::Monitor::new(self.cx.io.clone(), self.adapter.clone())
     }

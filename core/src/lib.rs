@@ -40,6 +40,7 @@ mod builder;
 mod cluster;
 mod connect;
 mod connection_args;
+#[cfg(feature = "content")]
 pub mod content;
 pub mod cors;
 pub mod delivery;
@@ -51,6 +52,7 @@ mod handler;
 mod hooks;
 mod identity;
 mod io;
+#[cfg(feature = "monitoring")]
 pub mod monitoring;
 mod namespace;
 mod registry;
