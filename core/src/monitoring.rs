@@ -25,7 +25,7 @@
 //! # }
 //! ```
 
-use std::{fmt::Write as _, sync::Arc};
+use std::sync::Arc;
 
 use axum::{
     Json, Router,
@@ -40,6 +40,9 @@ use socketioxide::adapter::Adapter as IoAdapter;
 use crate::{ConnectionInfo, Health, Io, adapter::DynAdapter};
 
 mod page;
+mod prometheus;
+
+pub use prometheus::{Family, PrometheusText};
 
 /// Extra metrics served by a [`Monitor`], e.g. the event statistics of the middleware crate.
 pub trait MetricsSource: Send + Sync + 'static {
@@ -48,7 +51,7 @@ pub trait MetricsSource: Send + Sync + 'static {
     /// The metrics as JSON.
     fn json(&self) -> serde_json::Value;
     /// Appends the metrics in the Prometheus text exposition format.
-    fn prometheus(&self, out: &mut String);
+    fn prometheus(&self, out: &mut PrometheusText);
 }
 
 /// Who may read the monitoring routes.
@@ -199,42 +202,37 @@ impl<A: IoAdapter> Monitor<A> {
     pub async fn prometheus(&self) -> String {
         let stats = self.connection_stats().await;
         let up = matches!(self.adapter.health().await, Health::Up) as u8;
-        let mut out = String::new();
-        let adapter = self.io.adapter_name();
-        let _ = writeln!(
-            out,
-            "# HELP iostack_connections Live Socket.IO connections on this node."
-        );
-        let _ = writeln!(out, "# TYPE iostack_connections gauge");
-        let _ = writeln!(out, "iostack_connections {}", stats.count);
+        let mut out = PrometheusText::default();
+        out.family(
+            "iostack_connections",
+            "gauge",
+            "Live Socket.IO connections on this node.",
+        )
+        .sample(&[], stats.count);
         if let Some(n) = stats.cluster_count {
-            let _ = writeln!(
-                out,
-                "# HELP iostack_cluster_connections Live connections in the cluster."
-            );
-            let _ = writeln!(out, "# TYPE iostack_cluster_connections gauge");
-            let _ = writeln!(out, "iostack_cluster_connections {n}");
+            out.family(
+                "iostack_cluster_connections",
+                "gauge",
+                "Live connections in the cluster.",
+            )
+            .sample(&[], n);
         }
-        let _ = writeln!(
-            out,
-            "# HELP iostack_adapter_up Whether the adapter's store answers."
-        );
-        let _ = writeln!(out, "# TYPE iostack_adapter_up gauge");
-        let _ = writeln!(out, "iostack_adapter_up{{adapter=\"{adapter}\"}} {up}");
-        let _ = writeln!(
-            out,
-            "# HELP iostack_dropped_messages_total Messages refused by full socket buffers."
-        );
-        let _ = writeln!(out, "# TYPE iostack_dropped_messages_total counter");
-        let _ = writeln!(
-            out,
-            "iostack_dropped_messages_total {}",
-            crate::delivery::dropped_messages()
-        );
+        out.family(
+            "iostack_adapter_up",
+            "gauge",
+            "Whether the adapter's store answers.",
+        )
+        .sample(&[("adapter", self.io.adapter_name())], up);
+        out.family(
+            "iostack_dropped_messages_total",
+            "counter",
+            "Messages refused by full socket buffers.",
+        )
+        .sample(&[], crate::delivery::dropped_messages());
         for source in &self.sources {
             source.prometheus(&mut out);
         }
-        out
+        out.finish()
     }
 
     /// An axum router with the live monitoring page at `path` (and its script at

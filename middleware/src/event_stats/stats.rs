@@ -1,7 +1,6 @@
 //! [`EventStats`]: the counts, the capped names, the windowed rate and their export.
 
 use std::{
-    fmt::Write as _,
     sync::{
         Arc,
         atomic::{AtomicU64, AtomicUsize, Ordering},
@@ -10,7 +9,7 @@ use std::{
 };
 
 use dashmap::{DashMap, mapref::entry::Entry};
-use iostack_core::monitoring::MetricsSource;
+use iostack_core::monitoring::{MetricsSource, PrometheusText};
 use serde::Serialize;
 /// How many seconds of history the windowed rate can look at.
 pub const WINDOW_SECONDS: u64 = 300;
@@ -257,33 +256,20 @@ impl MetricsSource for EventStats {
         })
     }
 
-    fn prometheus(&self, out: &mut String) {
-        let _ = writeln!(
-            out,
-            "# HELP iostack_events_total Socket.IO events received, by event name."
+    fn prometheus(&self, out: &mut PrometheusText) {
+        let mut events = out.family(
+            "iostack_events_total",
+            "counter",
+            "Socket.IO events received, by event name.",
         );
-        let _ = writeln!(out, "# TYPE iostack_events_total counter");
         for entry in self.snapshot() {
-            let name = entry
-                .event
-                .replace('\\', "\\\\")
-                .replace('"', "\\\"")
-                .replace('\n', "\\n");
-            let _ = writeln!(
-                out,
-                "iostack_events_total{{event=\"{name}\"}} {}",
-                entry.count
-            );
+            events.sample(&[("event", &entry.event)], entry.count);
         }
-        let _ = writeln!(
-            out,
-            "# HELP iostack_events_per_second Events per second over the last 60 s."
-        );
-        let _ = writeln!(out, "# TYPE iostack_events_per_second gauge");
-        let _ = writeln!(
-            out,
-            "iostack_events_per_second {}",
-            self.rate(Duration::from_secs(60))
-        );
+        out.family(
+            "iostack_events_per_second",
+            "gauge",
+            "Events per second over the last 60 s.",
+        )
+        .sample(&[], self.rate(Duration::from_secs(60)));
     }
 }
