@@ -30,6 +30,9 @@ use crate::{
     viewing::ViewerTable,
 };
 
+/// Locks serialising presence decisions, by user id.
+const STRIPES: usize = 64;
+
 /// Event sent to presence subscribers when a user's first socket in the cluster connects.
 pub const ONLINE_EVENT: &str = "presence:online";
 /// Event sent to presence subscribers when a user's last socket in the cluster is gone.
@@ -68,8 +71,9 @@ struct Inner<A: IoAdapter> {
     io: OnceLock<Io<A>>,
     /// Sockets of each user on this node.
     local: Mutex<HashMap<String, usize>>,
-    /// Serialises online/offline decisions of this node.
-    transitions: tokio::sync::Mutex<()>,
+    /// Serialise the online/offline decisions of one user on this node (striped by user id, so
+    /// users do not wait for each other's cluster requests).
+    transitions: Vec<tokio::sync::Mutex<()>>,
     viewers: Mutex<ViewerTable>,
     viewers_changed: Notify,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -95,7 +99,7 @@ impl<A: IoAdapter> Presence<A> {
                 heartbeat,
                 io: OnceLock::new(),
                 local: Mutex::default(),
-                transitions: tokio::sync::Mutex::new(()),
+                transitions: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
                 viewers: Mutex::new(ViewerTable::new(idle)),
                 viewers_changed: Notify::new(),
                 tasks: Mutex::default(),
@@ -215,8 +219,16 @@ impl<A: IoAdapter> Presence<A> {
         Ok(sockets.iter().filter(|s| s.data().id != except.id).count())
     }
 
+    async fn turn(&self, user: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(user);
+        self.inner.transitions[(hash % STRIPES as u64) as usize]
+            .lock()
+            .await
+    }
+
     async fn connected(&self, socket: &SocketRef<A>, identity: Identity) {
-        let _turn = self.inner.transitions.lock().await;
+        let _turn = self.turn(&identity.id).await;
         let room = tab_room(&self.inner.node, &identity.id, identity.username.as_deref());
         socket.join(room);
         let first_here = {
@@ -249,7 +261,7 @@ impl<A: IoAdapter> Presence<A> {
             socket.leave(viewer_room(entry, &identity.id));
             self.broadcast_viewers(entry).await;
         }
-        let _turn = self.inner.transitions.lock().await;
+        let _turn = self.turn(&identity.id).await;
         socket.leave(tab_room(
             &self.inner.node,
             &identity.id,

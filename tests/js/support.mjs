@@ -74,7 +74,7 @@ export async function startExample(name, env = {}) {
   /** Kills the process at once (SIGKILL): no shutdown, as when a node dies. */
   const kill = () =>
     new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve(child.exitCode);
+      if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode ?? child.signalCode);
       child.once("exit", (code, signal) => resolve(code ?? signal));
       child.kill("SIGKILL");
     });
