@@ -13,54 +13,7 @@ use iostack_testing::{TestClient, TestServer, WAIT, services::RedisServer};
 use serde_json::json;
 use tower::ServiceBuilder;
 
-/// A fresh SQLite file in the temp folder.
-async fn sqlite() -> Database {
-    let path = std::env::temp_dir().join(format!(
-        "iostack-test-{}-{}.db",
-        std::process::id(),
-        rand_suffix()
-    ));
-    Database::connect(&format!("sqlite://{}?mode=rwc", path.display()))
-        .await
-        .unwrap()
-}
-
-fn rand_suffix() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64,
-    );
-    h.finish()
-}
-
-/// A fresh database on the local PostgreSQL (`IOSTACK_TEST_PG_URL`, default
-/// `postgres://postgres@127.0.0.1:5432`), created for this test.
-async fn postgres() -> Database {
-    postgres_with_url().await.0
-}
-
-/// [`postgres`], with the database's URL for direct SQL.
-async fn postgres_with_url() -> (Database, String) {
-    let base = std::env::var("IOSTACK_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let name = format!("iostack_test_{}", rand_suffix());
-    let admin = sqlx::PgPool::connect(&format!("{base}/postgres")).await.unwrap_or_else(|e| {
-        panic!(
-            "PostgreSQL is not reachable at {base} ({e}): start it with \
-             `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` or run scripts/test.sh"
-        )
-    });
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let url = format!("{base}/{name}");
-    (Database::connect(&url).await.unwrap(), url)
-}
+use common::db::{postgres, postgres_with_url, sqlite};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_database_fails_fast_naming_the_url_without_password() {

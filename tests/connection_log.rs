@@ -24,6 +24,8 @@ use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
 use tower::ServiceBuilder;
 
+use common::db::{postgres, sqlite};
+
 /// Sessions per run, half over WebSocket and half over long polling, over two namespaces.
 const SESSIONS: usize = 320;
 /// Clients connecting at the same time.
@@ -32,51 +34,6 @@ const CONCURRENCY: usize = 16;
 const BURST: usize = 60;
 /// How long the whole run may take.
 const RUN_LIMIT: Duration = Duration::from_secs(120);
-
-/// A fresh SQLite file in the temp folder.
-async fn sqlite() -> Database {
-    let path = std::env::temp_dir().join(format!(
-        "iostack-log-test-{}-{}.db",
-        std::process::id(),
-        unique()
-    ));
-    Database::connect(&format!("sqlite://{}?mode=rwc", path.display()))
-        .await
-        .unwrap()
-}
-
-fn unique() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    h.finish()
-}
-
-/// A fresh database on the local PostgreSQL (`IOSTACK_TEST_PG_URL`, default
-/// `postgres://postgres@127.0.0.1:5432`), created for this test.
-async fn postgres() -> Database {
-    let base = std::env::var("IOSTACK_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let name = format!("iostack_test_log_{}", unique());
-    let admin = sqlx::PgPool::connect(&format!("{base}/postgres"))
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL is not reachable at {base} ({e}): start it with \
-             `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` or run scripts/test.sh"
-            )
-        });
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    Database::connect(&format!("{base}/{name}")).await.unwrap()
-}
 
 /// Passes records to the store and counts the session ends, so the test can wait for them.
 #[derive(Clone)]

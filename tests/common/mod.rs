@@ -1,6 +1,8 @@
 //! Pieces shared by the integration tests.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod db;
+
 use iostack::{BoxError, ConnectRequest, Identity};
 use tower::filter::AsyncFilterLayer;
 
