@@ -4,6 +4,11 @@
 //! socketioxide runs each handler as its own task, so replies to back-to-back events can come back
 //! reordered. Every admitted socket therefore gets one worker task that owns a clone of the event
 //! stack and takes the socket's events from a bounded queue, in order.
+//!
+//! This file admits sockets; `dispatch.rs` gates and queues their events; `worker.rs` runs them.
+
+mod dispatch;
+mod worker;
 
 use std::{
     fmt::Display,
@@ -30,6 +35,8 @@ use crate::{
     hooks::HookList,
     rooms::{role_room, user_room},
 };
+use dispatch::{Dispatch, QueuedBytes};
+use worker::Worker;
 
 /// How a namespace handles the events of one socket.
 #[doc(hidden)]
@@ -52,12 +59,6 @@ impl Default for EventOptions {
         }
     }
 }
-
-mod dispatch;
-mod worker;
-
-use dispatch::{Dispatch, QueuedBytes};
-use worker::Worker;
 
 enum Job<A: IoAdapter> {
     /// An event and the bytes of its payload.
