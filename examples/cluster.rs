@@ -69,7 +69,7 @@ async fn run<AD: Adapter>(
     }
     ios[0].emit("hello", &"from node 0").await?;
     for (i, client) in clients.iter_mut().enumerate() {
-        match tokio::time::timeout(Duration::from_secs(2), client.wait_for("hello")).await {
+        match tokio::time::timeout(Duration::from_secs(10), client.wait_for("hello")).await {
             Ok(Ok(args)) => println!("client on node {i} received {args:?}"),
             _ => println!("client on node {i} received nothing"),
         }

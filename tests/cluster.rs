@@ -171,7 +171,7 @@ async fn cluster_suite<A: iostack::socketioxide::adapter::Adapter>(nodes: &[Node
     let acks = at(0)
         .io
         .to("user-9")
-        .timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(10))
         .emit_with_ack::<_, serde_json::Value>("question", &1)
         .await
         .unwrap();
@@ -217,8 +217,9 @@ async fn cluster_suite_on_memory_single_node() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_suite_on_redis_three_nodes() {
     let redis = RedisServer::start().await.unwrap();
-    let adapter =
-        || RedisAdapter::new(RedisConfig::new(redis.url()).request_timeout(Duration::from_secs(2)));
+    let adapter = || {
+        RedisAdapter::new(RedisConfig::new(redis.url()).request_timeout(Duration::from_secs(10)))
+    };
     let nodes = three_nodes(adapter).await;
     assert_eq!(nodes[0].io.adapter_name(), "redis");
     cluster_suite(&nodes).await;
@@ -229,7 +230,7 @@ async fn cluster_suite_on_a_three_shard_redis_cluster() {
     let redis = RedisCluster::start().await.unwrap();
     let adapter = || {
         RedisAdapter::new(
-            RedisConfig::cluster(redis.urls()).request_timeout(Duration::from_secs(2)),
+            RedisConfig::cluster(redis.urls()).request_timeout(Duration::from_secs(10)),
         )
     };
     let nodes = three_nodes(adapter).await;
@@ -273,8 +274,9 @@ fn redis_cli(port: u16, args: &[&str]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_suite_on_mongo_three_nodes() {
     let mongo = MongoServer::start().await.unwrap();
-    let adapter =
-        || MongoAdapter::new(MongoConfig::new(mongo.url()).request_timeout(Duration::from_secs(2)));
+    let adapter = || {
+        MongoAdapter::new(MongoConfig::new(mongo.url()).request_timeout(Duration::from_secs(10)))
+    };
     let nodes = three_nodes(adapter).await;
     assert_eq!(nodes[0].io.adapter_name(), "mongo");
     cluster_suite(&nodes).await;

@@ -280,6 +280,11 @@ mod tests {
     /// On the local PostgreSQL (`IOSTACK_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432`).
     #[tokio::test]
     async fn migrates_a_version_1_postgres_database() {
+        migrates_a_version_1_database_keeping_its_rows(&throwaway_postgres("migrate").await).await;
+    }
+
+    /// The URL of a new, empty PostgreSQL database (`IOSTACK_TEST_PG_URL` or the local server).
+    async fn throwaway_postgres(purpose: &str) -> String {
         sqlx::any::install_default_drivers();
         let base = std::env::var("IOSTACK_TEST_PG_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
@@ -288,7 +293,7 @@ mod tests {
             .await
             .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {base}: {e}"));
         let name = format!(
-            "iostack_test_migrate_{}_{}",
+            "iostack_test_{purpose}_{}_{}",
             std::process::id(),
             now_millis()
         );
@@ -296,28 +301,12 @@ mod tests {
             .execute(&admin)
             .await
             .unwrap();
-        migrates_a_version_1_database_keeping_its_rows(&format!("{base}/{name}")).await;
+        format!("{base}/{name}")
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn nodes_connecting_together_migrate_once_on_postgres() {
-        sqlx::any::install_default_drivers();
-        let base = std::env::var("IOSTACK_TEST_PG_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-        let admin = AnyPoolOptions::new()
-            .connect(&format!("{base}/postgres"))
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {base}: {e}"));
-        let name = format!(
-            "iostack_test_together_{}_{}",
-            std::process::id(),
-            now_millis()
-        );
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        let url = format!("{base}/{name}");
+        let url = throwaway_postgres("together").await;
         let nodes = (0..4).map(|_| {
             let url = url.clone();
             async move { Database::connect(&url).await }

@@ -88,8 +88,9 @@ where
         for socket in sockets {
             let _ = socket.disconnect();
         }
-        // Disconnect bookkeeping runs in each socket's own task: give it a bounded moment.
-        self.wait_for_no_connections(options.drain.max(Duration::from_millis(500)))
+        // Disconnect bookkeeping (hooks, connection-log records) runs in each socket's own task:
+        // wait for it, bounded, so that the `on_stopped` hooks below see every record.
+        self.wait_for_no_connections(options.drain.max(Duration::from_secs(5)))
             .await;
         tracing::info!("[io] Closed {closed} connections");
         let stopped = async {

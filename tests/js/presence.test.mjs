@@ -212,7 +212,10 @@ test("across two Redis nodes: tabs count once, and a killed node's users go offl
   const redis = await startRedis();
   const env = { JWT_SECRET: SECRET, REDIS_URL: redis.url, HEARTBEAT_MS: "300" };
   const a = await startExample("presence", env);
-  const b = await startExample("presence", env);
+  // Node b traces the Redis adapter (socketioxide_redis): each of its replies to node a's cluster
+  // listing (node a's heartbeat sweep; nothing else on node a lists rooms meanwhile) is logged with
+  // the rooms it holds, so the test can wait until node a's sweep has seen user 9.
+  const b = await startExample("presence", { ...env, RUST_LOG: "info,socketioxide_redis=trace" });
   const clients = [];
   let killed = false;
   try {
@@ -230,10 +233,18 @@ test("across two Redis nodes: tabs count once, and a killed node's users go offl
 
     clients.push(await client(b.url, "9"));
     await until(watcher.socket, () => named(watcher.seen, "presence:online").some((u) => u.userId === "9"));
+    // User 9's tab room on node b was joined before its online was announced: every listing node b
+    // answers from now on holds it (`presence~[\"<node>\",\"9\",\"u9\"]` in the trace).
+    let from = b.output().length;
     onA.socket.close();
-    // Nothing to await: three heartbeats without an offline while the tab on node b lives (the
-    // sweep also needs to have listed user 9 once to announce it after node b dies).
-    await quiet(900);
+    // Three sweeps of node a listed user 9 without an offline while the tab on node b lives (the
+    // sweep must have listed user 9 once to announce it after node b dies).
+    const listed9 = /^(?=[^\n]*sending response)(?=[^\n]*AllRooms\()[^\n]*\\"9\\",\\"u9\\"\][^\n]*\n/m;
+    for (let i = 0; i < 3; i++) {
+      const m = await b.waitForOutput(listed9, { from, timeout: 10000 });
+      from += m.index + m[0].length;
+    }
+    await ask(watcher.socket, "presence:list"); // barrier: anything sent to the watcher before has arrived
     assert.deepEqual(named(watcher.seen, "presence:offline"), []);
 
     const killedAt = Date.now();

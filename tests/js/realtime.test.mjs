@@ -171,6 +171,9 @@ for (const transports of TRANSPORTS) {
       const got = Promise.all([next(a, "message"), next(b, "message")]);
       a.emit("message", "first", "second");
       for (const args of await got) assert.deepEqual(args, ["first"]);
+      // Barrier on root itself: an ack asked for after a and b got the last message comes after
+      // anything queued to root before (a /chat message sent there by mistake included).
+      assert.equal(await root.timeout(WAIT_MS).emitWithAck("echo", "barrier"), "barrier");
       assert.deepEqual(rootSaw, [], "the main namespace does not get /chat messages");
     } finally {
       close(a, b, root);
@@ -197,6 +200,8 @@ for (const transports of TRANSPORTS) {
       const got = next(root, "admin:announcement");
       assert.deepEqual(await admin.timeout(WAIT_MS).emitWithAck("broadcast", "with ack"), { ok: true });
       assert.deepEqual(await got, ["with ack"]);
+      // Barriers on the sockets checked: the ack above came on admin after the announcement was
+      // sent out, and chat's own message comes back after any announcement queued to it.
       await roundTrip(chat);
       assert.deepEqual(chatSaw, [], "/chat does not get admin announcements");
       assert.deepEqual(adminSaw, [], "/admin does not get its own announcements");

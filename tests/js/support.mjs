@@ -123,7 +123,9 @@ export function jwt(secret, claims) {
 /** Resolves with the `connect_error` message of a refused connection. */
 export async function refusal(url, opts = {}) {
   try {
-    const socket = await connect(url, opts);
+    // No upgrade: a refused client closed mid-upgrade would keep the process alive until its
+    // ping timeout.
+    const socket = await connect(url, { upgrade: false, ...opts });
     socket.close();
   } catch (err) {
     return err.message;

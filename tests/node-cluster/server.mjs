@@ -103,7 +103,7 @@ async function run(cmd) {
       for (let i = 0; i < cmd.count; i++) operator(ns, cmd).emit(cmd.event, i);
       return cmd.count;
     case "emitWithAck":
-      return await operator(ns, cmd).timeout(cmd.timeout ?? 2000).emitWithAck(cmd.event, ...decodeArgs(cmd.args));
+      return await operator(ns, cmd).timeout(cmd.timeout ?? 10000).emitWithAck(cmd.event, ...decodeArgs(cmd.args));
     case "fetchSockets": {
       const sockets = await operator(ns, cmd).fetchSockets();
       return sockets.map((s) => ({ id: s.id, rooms: [...s.rooms], data: s.data ?? null }));

@@ -327,7 +327,8 @@ mod tests {
         let mut redis = RedisServer::start().await.unwrap();
         let config = RedisNodeConfig::new(redis.url())
             .keepalive(Duration::from_millis(20))
-            .connect_timeout(Duration::from_millis(500));
+            // Long enough that a PING slowed by a loaded machine does not count as dead.
+            .connect_timeout(Duration::from_secs(2));
         let conn = Connection::open(&config).await.unwrap();
         let (tx, mut rx) = mpsc::channel(8);
         conn.subscribe(&[(ChannelKind::Request, "c".into())], &[], tx)
@@ -343,14 +344,23 @@ mod tests {
             .unwrap();
         assert_eq!(got.payload, b"one");
 
-        // A restarted Redis: replaced and resubscribed.
+        // A restarted Redis: replaced and resubscribed. The task subscribes before it counts
+        // the reconnection, so wait for both.
         redis.restart().await.unwrap();
-        let deadline = tokio::time::Instant::now() + iostack_testing::WAIT;
-        while conn.subscribers("c").await.unwrap_or(0) == 0 {
-            assert!(tokio::time::Instant::now() < deadline, "never resubscribed");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let subscribers = conn.subscribers("c").await.unwrap_or(0);
+            let reconnections = conn.reconnections.load(Ordering::Relaxed);
+            if subscribers > 0 && reconnections >= 1 {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not replaced and resubscribed within 30 s \
+                 ({subscribers} subscribers, {reconnections} reconnections)"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert!(conn.reconnections.load(Ordering::Relaxed) >= 1);
         conn.publish("c", b"two".to_vec()).await.unwrap();
         let got = tokio::time::timeout(iostack_testing::WAIT, rx.recv())
             .await

@@ -211,7 +211,7 @@ async fn broadcasts_with_acks_collect_answers_from_both_nodes() {
     let acks =
         m.rs.io
             .socketio()
-            .timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(10))
             .emit_with_ack::<_, Value>("question", &1)
             .await
             .unwrap();
@@ -225,7 +225,7 @@ async fn broadcasts_with_acks_collect_answers_from_both_nodes() {
     // Node asks: both clients answer.
     let answers = m
         .node
-        .call(json!({"op": "emitWithAck", "event": "question", "args": [2], "timeout": 2000}))
+        .call(json!({"op": "emitWithAck", "event": "question", "args": [2], "timeout": 10000}))
         .await;
     let mut answers = answers.as_array().unwrap().clone();
     answers.sort_by_key(|v| v.to_string());

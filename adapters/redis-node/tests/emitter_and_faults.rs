@@ -148,7 +148,7 @@ async fn redis_outage_keeps_local_delivery_and_times_out_requests() {
     m.redis = iostack_testing::services::RedisServer::start_on(port)
         .await
         .unwrap();
-    let deadline = tokio::time::Instant::now() + WAIT * 2;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         emitter(
             &m.redis_url(),

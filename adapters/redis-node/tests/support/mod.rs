@@ -1,7 +1,8 @@
 //! A mixed cluster on one throwaway Redis: a real Node.js socket.io 4.8 server with
 //! `@socket.io/redis-adapter` (tests/node-cluster/server.mjs) and an iostack node with
-//! [`RedisNodeAdapter`], plus the `@socket.io/redis-emitter` script. Everything is bounded by
-//! [`WAIT`]; a missing `node`, `redis-server` or `npm ci` fails the test with the fix to apply.
+//! [`RedisNodeAdapter`], plus the `@socket.io/redis-emitter` script. Everything is bounded (starting
+//! `node` by [`NODE_START`], each command by [`WAIT`]); a missing `node`, `redis-server` or
+//! `npm ci` fails the test with the fix to apply.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -29,6 +30,9 @@ use tokio::{
 };
 
 pub type A = RedisNodeIoAdapter;
+
+/// How long starting a `node` process may take on a loaded machine.
+const NODE_START: Duration = Duration::from_secs(30);
 
 fn node_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/node-cluster")
@@ -102,7 +106,7 @@ impl NodeServer {
             .expect("cannot start `node`: install Node.js 18+ (apt-get install nodejs npm)");
         let stdin = child.stdin.take().unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = tokio::time::timeout(WAIT, lines.next_line())
+        let first = tokio::time::timeout(NODE_START, lines.next_line())
             .await
             .expect("the Node server did not print its port in time")
             .unwrap()
@@ -193,7 +197,7 @@ impl Drop for NodeServer {
 /// Publishes `commands` with @socket.io/redis-emitter (tests/node-cluster/emitter.mjs).
 pub async fn emitter(redis_url: &str, commands: Value) {
     let out = tokio::time::timeout(
-        WAIT,
+        NODE_START,
         node_command("emitter.mjs", redis_url)
             .arg(commands.to_string())
             .stdin(Stdio::null())
@@ -217,7 +221,7 @@ pub async fn iostack_node(redis_url: &str, options: &Options) -> IostackNode {
     let config = RedisNodeConfig::new(redis_url)
         .key(options.key.clone())
         .publish_on_specific_response_channel(options.specific_response_channel)
-        .request_timeout(Duration::from_secs(2));
+        .request_timeout(Duration::from_secs(10));
     let adapter = RedisNodeAdapter::new(config);
     let cluster = adapter.cluster();
     cluster.socket_data(|ns, id| json!({ "ns": ns, "id": id }));
