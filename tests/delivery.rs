@@ -3,7 +3,6 @@
 
 use iostack::{
     App, BroadcastError,
-    delivery::dropped_messages,
     extract::{AckSender, SocketRef},
 };
 use iostack_testing::{RawClient, TestClient, TestServer};
@@ -28,25 +27,31 @@ async fn messages_refused_by_a_full_buffer_are_counted_and_reported() {
         .await
         .unwrap();
     let monitor = app.monitor();
+    let deliveries = app.io().deliveries().clone();
     let server = TestServer::start(app).await.unwrap();
     // Connected, then never reads again: its socket buffer will fill.
     let _stalled = RawClient::connect(server.addr(), None).await;
     let sender = TestClient::connect(&server.url()).await.unwrap();
 
-    let before = dropped_messages();
     let reply = sender.emit_with_ack("flood", json!(null)).await.unwrap();
     assert_eq!(
         reply,
         json!([{ "error": { "message": "Not delivered to 1 recipients" } }])
     );
-    assert!(dropped_messages() > before, "the refusal was counted");
+    // Counted for this app, in the namespace of the handler that reported it.
+    assert!(deliveries.dropped() >= 1, "the refusal was counted");
+    assert_eq!(
+        deliveries.dropped_by_namespace(),
+        [("/".to_owned(), deliveries.dropped())]
+    );
     let metrics = monitor.prometheus().await;
     let line = metrics
         .lines()
-        .find(|l| l.starts_with("iostack_dropped_messages_total "))
-        .unwrap();
-    assert!(
-        line.split(' ').nth(1).unwrap().parse::<u64>().unwrap() >= 1,
+        .find(|l| l.starts_with("iostack_dropped_messages_total{namespace=\"/\"} "))
+        .unwrap_or_else(|| panic!("no dropped-message sample for `/` in\n{metrics}"));
+    assert_eq!(
+        line.rsplit(' ').next().unwrap().parse::<u64>().unwrap(),
+        deliveries.dropped(),
         "{line}"
     );
 }

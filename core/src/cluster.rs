@@ -67,7 +67,9 @@ impl<A: IoAdapter> Io<A> {
     ) -> Result<(), IoError> {
         let room = role_room(role);
         for ns in self.socketio().nsps() {
-            crate::delivery::checked(ns.within(room.clone()).emit(event, data).await)?;
+            let path = ns.ns_path().to_owned();
+            let sent = ns.within(room.clone()).emit(event, data).await;
+            self.deliveries().checked(&path, sent)?;
         }
         Ok(())
     }

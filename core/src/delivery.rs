@@ -1,55 +1,128 @@
-//! Messages that could not be delivered: counted, never lost silently.
+//! Messages that could not be delivered: counted per app and namespace, never lost silently.
 //!
 //! socketioxide queues a bounded number of messages per socket (`max_buffer_size`, 1024 in iostack
 //! apps; 128 in socketioxide) and refuses more while a client does not keep up. A refused message
 //! surfaces as a `BroadcastError` from the emit call. iostack counts every such refusal it sees —
-//! from its own emits ([`Io`](crate::Io) helpers, shutdown notices), from handlers that return the
-//! error, and from emits passed through [`checked`] — in a process-wide counter that monitoring
-//! reports as `iostack_dropped_messages_total`.
+//! from its own emits ([`Io`](crate::Io) helpers, shutdown notices, content events), from handlers
+//! that return the error, and from emits passed through [`Deliveries::checked`] — in the app's
+//! [`Deliveries`] (`io.deliveries()`), which monitoring reports as `iostack_dropped_messages_total`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use socketioxide::{BroadcastError, SocketError};
 
-static DROPPED: AtomicU64 = AtomicU64::new(0);
-
-/// Messages refused by full socket buffers since the process started.
-pub fn dropped_messages() -> u64 {
-    DROPPED.load(Ordering::Relaxed)
+/// The dropped-message counts of one app: in total and per namespace. Cheap to clone; every clone
+/// counts into the same numbers.
+#[derive(Debug, Clone, Default)]
+pub struct Deliveries {
+    inner: Arc<Counts>,
 }
 
-/// Counts the messages `result` says were not delivered, and hands the result back.
-///
-/// ```
-/// # async fn run(socket: iostack_core::extract::SocketRef) {
-/// use iostack_core::delivery::checked;
-///
-/// let _ = checked(socket.within("lobby").emit("news", &"hi").await);
-/// # }
-/// ```
-pub fn checked(result: Result<(), BroadcastError>) -> Result<(), BroadcastError> {
-    if let Err(e) = &result {
-        record(e);
+#[derive(Debug, Default)]
+struct Counts {
+    total: AtomicU64,
+    /// Keyed by namespace path: only declared namespaces emit, so the map stays small.
+    by_namespace: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Deliveries {
+    /// Messages refused by full socket buffers since the app was built.
+    pub fn dropped(&self) -> u64 {
+        self.inner.total.load(Ordering::Relaxed)
     }
-    result
+
+    /// The same count per namespace path, in path order.
+    pub fn dropped_by_namespace(&self) -> Vec<(String, u64)> {
+        self.by_namespace()
+            .iter()
+            .map(|(ns, n)| (ns.clone(), *n))
+            .collect()
+    }
+
+    /// Counts the messages `result` says were not delivered in namespace `ns`, and hands the
+    /// result back.
+    ///
+    /// ```
+    /// # async fn run(io: iostack_core::Io, socket: iostack_core::extract::SocketRef) {
+    /// let _ = io
+    ///     .deliveries()
+    ///     .checked(socket.ns(), socket.within("lobby").emit("news", &"hi").await);
+    /// # }
+    /// ```
+    pub fn checked(
+        &self,
+        ns: &str,
+        result: Result<(), BroadcastError>,
+    ) -> Result<(), BroadcastError> {
+        if let Err(e) = &result {
+            self.add(ns, dropped_in(e));
+        }
+        result
+    }
+
+    /// Counts `dropped` messages refused in namespace `ns`.
+    pub(crate) fn add(&self, ns: &str, dropped: usize) {
+        if dropped == 0 {
+            return;
+        }
+        let total = self
+            .inner
+            .total
+            .fetch_add(dropped as u64, Ordering::Relaxed)
+            + dropped as u64;
+        *self.by_namespace().entry(ns.to_owned()).or_default() += dropped as u64;
+        tracing::warn!(ns, dropped, total, "messages dropped: socket buffers full");
+    }
+
+    fn by_namespace(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, u64>> {
+        // A panic while counting leaves the map consistent: keep counting.
+        self.inner
+            .by_namespace
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
-/// Counts the dropped messages of `error`; returns how many it counted.
-pub(crate) fn record(error: &BroadcastError) -> usize {
-    let BroadcastError::Socket(errors) = error else {
-        return 0;
-    };
-    let dropped = errors
-        .iter()
-        .filter(|e| matches!(e, SocketError::InternalChannelFull))
-        .count();
-    if dropped > 0 {
-        DROPPED.fetch_add(dropped as u64, Ordering::Relaxed);
-        tracing::warn!(
-            dropped,
-            total = dropped_messages(),
-            "messages dropped: socket buffers full"
+/// How many messages `error` says full socket buffers refused.
+pub(crate) fn dropped_in(error: &BroadcastError) -> usize {
+    match error {
+        BroadcastError::Socket(errors) => errors
+            .iter()
+            .filter(|e| matches!(e, SocketError::InternalChannelFull))
+            .count(),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_per_namespace_and_in_total() {
+        let deliveries = Deliveries::default();
+        let full = || {
+            Err(BroadcastError::Socket(vec![
+                SocketError::InternalChannelFull,
+                SocketError::InternalChannelFull,
+                SocketError::Closed,
+            ]))
+        };
+        assert!(deliveries.checked("/chat", full()).is_err());
+        assert!(deliveries.clone().checked("/", full()).is_err());
+        assert!(deliveries.checked("/chat", Ok(())).is_ok());
+        assert_eq!(deliveries.dropped(), 4);
+        assert_eq!(
+            deliveries.dropped_by_namespace(),
+            [("/".to_owned(), 2), ("/chat".to_owned(), 2)]
         );
+        // Another app's counts are its own.
+        assert_eq!(Deliveries::default().dropped(), 0);
     }
-    dropped
 }

@@ -65,6 +65,10 @@ pub enum EventError {
     /// A handler returned an error; the text is the handler's.
     #[error("{0}")]
     Handler(String),
+    /// A handler returned the `BroadcastError` of an emit that full socket buffers refused for
+    /// this many recipients; counted in the app's [`Deliveries`](crate::delivery::Deliveries).
+    #[error("Not delivered to {0} recipients")]
+    NotDelivered(usize),
 }
 
 impl EventError {

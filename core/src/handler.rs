@@ -59,7 +59,8 @@ impl<T: Serialize> IntoEventResult for Reply<T> {
 }
 
 /// A handler's error is sent to the client as its `Display`; a `BroadcastError` of full socket
-/// buffers is counted (see [`delivery`](crate::delivery)) and reads `Not delivered to N recipients`.
+/// buffers becomes [`EventError::NotDelivered`], counted in the app's
+/// [`Deliveries`](crate::delivery::Deliveries) and read `Not delivered to N recipients`.
 impl<T: Serialize, E: std::fmt::Display + 'static> IntoEventResult for Result<T, E> {
     fn into_event_result(self) -> Result<Option<serde_json::Value>, EventError> {
         match self {
@@ -69,11 +70,9 @@ impl<T: Serialize, E: std::fmt::Display + 'static> IntoEventResult for Result<T,
                 Err(
                     match any
                         .downcast_ref::<socketioxide::BroadcastError>()
-                        .map(crate::delivery::record)
+                        .map(crate::delivery::dropped_in)
                     {
-                        Some(dropped) if dropped > 0 => {
-                            EventError::Handler(format!("Not delivered to {dropped} recipients"))
-                        }
+                        Some(dropped) if dropped > 0 => EventError::NotDelivered(dropped),
                         _ => EventError::handler(e),
                     },
                 )

@@ -9,7 +9,7 @@ use socketioxide::{
 };
 use socketioxide_core::adapter::RoomParam;
 
-use crate::{ConnectionInfo, ConnectionRegistry};
+use crate::{ConnectionInfo, ConnectionRegistry, delivery::Deliveries};
 
 /// A cheap-to-clone handle to the running server: emit, rooms, live sockets and cluster-wide actions.
 ///
@@ -32,6 +32,7 @@ use crate::{ConnectionInfo, ConnectionRegistry};
 pub struct Io<A: IoAdapter = LocalAdapter> {
     io: SocketIo<A>,
     registry: ConnectionRegistry,
+    deliveries: Deliveries,
     adapter_name: &'static str,
 }
 
@@ -40,6 +41,7 @@ impl<A: IoAdapter> Clone for Io<A> {
         Self {
             io: self.io.clone(),
             registry: self.registry.clone(),
+            deliveries: self.deliveries.clone(),
             adapter_name: self.adapter_name,
         }
     }
@@ -63,6 +65,7 @@ impl<A: IoAdapter> Io<A> {
         Self {
             io,
             registry,
+            deliveries: Deliveries::default(),
             adapter_name,
         }
     }
@@ -78,7 +81,13 @@ impl<A: IoAdapter> Io<A> {
         event: impl AsRef<str>,
         data: &T,
     ) -> Result<(), BroadcastError> {
-        crate::delivery::checked(self.io.emit(event, data).await)
+        self.deliveries
+            .checked("/", self.io.emit(event, data).await)
+    }
+
+    /// The messages this app's sockets could not take (full buffers), counted per namespace.
+    pub fn deliveries(&self) -> &Deliveries {
+        &self.deliveries
     }
 
     /// Selects the clients of the `/` namespace in `rooms`, on every node.

@@ -190,7 +190,7 @@ impl<A: IoAdapter> Monitor<A> {
             "adapter": self.io.adapter_name(),
             "health": self.adapter.health().await,
             "connections": self.connection_stats().await,
-            "dropped_messages": crate::delivery::dropped_messages(),
+            "dropped_messages": self.io.deliveries().dropped(),
         });
         for source in &self.sources {
             doc[source.name()] = source.json();
@@ -223,12 +223,24 @@ impl<A: IoAdapter> Monitor<A> {
             "Whether the adapter's store answers.",
         )
         .sample(&[("adapter", self.io.adapter_name())], up);
-        out.family(
+        let mut dropped = out.family(
             "iostack_dropped_messages_total",
             "counter",
-            "Messages refused by full socket buffers.",
-        )
-        .sample(&[], crate::delivery::dropped_messages());
+            "Messages refused by full socket buffers, per namespace.",
+        );
+        let counts: std::collections::HashMap<_, _> = self
+            .io
+            .deliveries()
+            .dropped_by_namespace()
+            .into_iter()
+            .collect();
+        for ns in self.io.socketio().nsps() {
+            let path = ns.ns_path();
+            dropped.sample(
+                &[("namespace", path)],
+                counts.get(path).copied().unwrap_or(0),
+            );
+        }
         for source in &self.sources {
             source.prometheus(&mut out);
         }

@@ -73,8 +73,8 @@ where
         });
         for ns in self.io().socketio().nsps() {
             let path = ns.ns_path().to_owned();
-            if let Err(e) = crate::delivery::checked(ns.local().emit(SHUTDOWN_EVENT, &notice).await)
-            {
+            let sent = ns.local().emit(SHUTDOWN_EVENT, &notice).await;
+            if let Err(e) = self.io().deliveries().checked(&path, sent) {
                 tracing::warn!(ns = path, "shutdown notice not sent: {e}");
             }
         }

@@ -137,10 +137,10 @@ impl<A: IoAdapter> Subscriptions<A> {
         for (data, rooms) in groups.into_values() {
             report.broadcasts += 1;
             let payload = json!({ "type": content_type, "data": data });
-            iostack_core::delivery::checked(
-                ops.clone().to(rooms).emit(action.event(), &payload).await,
-            )
-            .map_err(PresenceError::adapter)?;
+            let sent = ops.clone().to(rooms).emit(action.event(), &payload).await;
+            io.deliveries()
+                .checked(&self.inner.ns, sent)
+                .map_err(PresenceError::adapter)?;
         }
         Ok(report)
     }

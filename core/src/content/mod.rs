@@ -55,7 +55,7 @@ pub enum ContentError {
     #[error("no namespace `{0}` for content events")]
     UnknownNamespace(String),
     /// The adapter or a socket refused the message (counted in
-    /// [`dropped_messages`](crate::delivery::dropped_messages) when buffers were full).
+    /// [`Io::deliveries`] when buffers were full).
     #[error("content event not delivered: {0}")]
     Delivery(String),
 }
@@ -137,6 +137,8 @@ impl ContentEvents {
                 namespace.to(rooms).emit(&event, &payload).await
             }
         };
-        crate::delivery::checked(sent).map_err(|e| ContentError::Delivery(e.to_string()))
+        io.deliveries()
+            .checked(&self.namespace, sent)
+            .map_err(|e| ContentError::Delivery(e.to_string()))
     }
 }

@@ -8,7 +8,8 @@ use tower::{Service, ServiceExt};
 
 use super::{Job, dispatch::QueuedBytes};
 use crate::{
-    AppContext, BoxError, EventError, EventRequest, connect::DisconnectCallback, hooks::HookList,
+    AppContext, BoxError, EventError, EventRequest, connect::DisconnectCallback,
+    delivery::Deliveries, hooks::HookList,
 };
 
 /// The task that owns one socket's session.
@@ -46,11 +47,12 @@ where
             match *job {
                 Job::Event(req, size) => {
                     self.queued.release(size);
+                    let deliveries = self.cx.io.deliveries();
                     if self.ordered {
-                        handle(&mut self.events, req).await;
+                        handle(&mut self.events, req, deliveries).await;
                     } else {
-                        let mut events = self.events.clone();
-                        tokio::spawn(async move { handle(&mut events, req).await });
+                        let (mut events, deliveries) = (self.events.clone(), deliveries.clone());
+                        tokio::spawn(async move { handle(&mut events, req, &deliveries).await });
                     }
                 }
                 Job::Disconnect(socket, reason) => {
@@ -73,8 +75,9 @@ where
     }
 }
 
-/// Runs one event through the stack; a refusal or failure reaches the client.
-async fn handle<A, E>(events: &mut E, req: EventRequest<A>)
+/// Runs one event through the stack; a refusal or failure reaches the client, and messages a
+/// handler reports undelivered are counted.
+async fn handle<A, E>(events: &mut E, req: EventRequest<A>, deliveries: &Deliveries)
 where
     A: IoAdapter,
     E: Service<EventRequest<A>, Response = ()>,
@@ -89,10 +92,14 @@ where
     if let Err(e) = result {
         let socket = &rejecter.socket().id;
         let event = rejecter.event();
-        if matches!(e.downcast_ref::<EventError>(), Some(EventError::Handler(_))) {
-            tracing::warn!(socket.id = %socket, event, "handler failed: {e}");
-        } else {
-            tracing::debug!(socket.id = %socket, event, "event refused: {e}");
+        match e.downcast_ref::<EventError>() {
+            Some(EventError::Handler(_)) => {
+                tracing::warn!(socket.id = %socket, event, "handler failed: {e}");
+            }
+            Some(EventError::NotDelivered(dropped)) => {
+                deliveries.add(rejecter.socket().ns(), *dropped);
+            }
+            _ => tracing::debug!(socket.id = %socket, event, "event refused: {e}"),
         }
         rejecter.reject(&e.to_string());
     }
