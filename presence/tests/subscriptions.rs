@@ -4,10 +4,10 @@ mod support;
 
 use iostack_core::{App, Io};
 use iostack_middleware::auth::AuthLayer;
-use iostack_presence::{Action, Filter, Permissions, RolePolicy, Subscriptions};
+use iostack_presence::{Action, Permissions, RolePolicy, Subscriptions};
 use iostack_testing::{TestClient, TestServer};
 use serde_json::{Value, json};
-use support::{Tokens, client};
+use support::{Tokens, article, article_policy, client, received};
 
 struct Fixture {
     server: TestServer,
@@ -17,14 +17,7 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    let policy = RolePolicy::new()
-        .read("editor", "article")
-        .read_where(
-            "reader",
-            "article",
-            Filter::parse(&json!({ "status": "published" })).unwrap(),
-        )
-        .hide("reader", "article", ["internalNotes"]);
+    let policy = article_policy();
     let subs = Subscriptions::new(Permissions::new(policy.clone()));
     let app = App::builder(())
         .on_connect(AuthLayer::new(Tokens))
@@ -45,22 +38,6 @@ async fn fixture() -> Fixture {
 async fn subscribe(client: &TestClient, spec: Value) -> Value {
     let ack = client.emit_with_ack("subscribe", spec).await.unwrap();
     ack[0].clone()
-}
-
-/// Every event up to a `marker` the server sends last, as `[event, data]`.
-async fn received(client: &mut TestClient) -> Vec<Value> {
-    client
-        .events_until("marker")
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.event != "marker")
-        .map(|r| json!([r.event, r.args[0]]))
-        .collect()
-}
-
-fn article(id: u64, status: &str) -> Value {
-    json!({ "id": id, "status": status, "title": format!("t{id}"), "internalNotes": "secret" })
 }
 
 #[tokio::test]

@@ -5,11 +5,11 @@ mod support;
 
 use iostack_core::{App, Io};
 use iostack_middleware::auth::AuthLayer;
-use iostack_presence::{Action, Filter, Permissions, RolePolicy, Subscriptions};
+use iostack_presence::{Action, Permissions, Subscriptions};
 use iostack_redis::{RedisAdapter, RedisConfig, RedisIoAdapter};
-use iostack_testing::{TestClient, TestServer, services::RedisServer};
-use serde_json::{Value, json};
-use support::{Tokens, client};
+use iostack_testing::{TestServer, services::RedisServer};
+use serde_json::json;
+use support::{Tokens, article, article_policy, client, received};
 
 struct Node {
     server: TestServer,
@@ -17,22 +17,9 @@ struct Node {
     subs: Subscriptions<RedisIoAdapter>,
 }
 
-/// Every node runs the same policy: the publishing node decides for every subscriber.
-fn policy() -> Permissions {
-    Permissions::new(
-        RolePolicy::new()
-            .read("editor", "article")
-            .read_where(
-                "reader",
-                "article",
-                Filter::parse(&json!({ "status": "published" })).unwrap(),
-            )
-            .hide("reader", "article", ["internalNotes"]),
-    )
-}
-
 async fn node(redis: &RedisServer) -> Node {
-    let subs = Subscriptions::new(policy());
+    // Every node runs the same policy: the publishing node decides for every subscriber.
+    let subs = Subscriptions::new(Permissions::new(article_policy()));
     let app = App::builder(())
         .adapter(RedisAdapter::new(RedisConfig::new(redis.url())))
         .on_connect(AuthLayer::new(Tokens))
@@ -46,22 +33,6 @@ async fn node(redis: &RedisServer) -> Node {
         io,
         subs,
     }
-}
-
-/// Every event up to the `marker` the publishing node sends last, as `[event, data]`.
-async fn received(client: &mut TestClient) -> Vec<Value> {
-    client
-        .events_until("marker")
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.event != "marker")
-        .map(|r| json!([r.event, r.args[0]]))
-        .collect()
-}
-
-fn article(id: u64, status: &str) -> Value {
-    json!({ "id": id, "status": status, "title": format!("t{id}"), "internalNotes": "secret" })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
