@@ -37,6 +37,11 @@ impl Deliveries {
         self.inner.total.load(Ordering::Relaxed)
     }
 
+    /// Messages refused in namespace `ns` since the app was built.
+    pub fn dropped_in_namespace(&self, ns: &str) -> u64 {
+        self.by_namespace().get(ns).copied().unwrap_or(0)
+    }
+
     /// The same count per namespace path, in path order.
     pub fn dropped_by_namespace(&self) -> Vec<(String, u64)> {
         self.by_namespace()
@@ -118,6 +123,8 @@ mod tests {
         assert!(deliveries.clone().checked("/", full()).is_err());
         assert!(deliveries.checked("/chat", Ok(())).is_ok());
         assert_eq!(deliveries.dropped(), 4);
+        assert_eq!(deliveries.dropped_in_namespace("/chat"), 2);
+        assert_eq!(deliveries.dropped_in_namespace("/admin"), 0);
         assert_eq!(
             deliveries.dropped_by_namespace(),
             [("/".to_owned(), 2), ("/chat".to_owned(), 2)]

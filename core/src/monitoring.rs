@@ -228,18 +228,10 @@ impl<A: IoAdapter> Monitor<A> {
             "counter",
             "Messages refused by full socket buffers, per namespace.",
         );
-        let counts: std::collections::HashMap<_, _> = self
-            .io
-            .deliveries()
-            .dropped_by_namespace()
-            .into_iter()
-            .collect();
         for ns in self.io.socketio().nsps() {
             let path = ns.ns_path();
-            dropped.sample(
-                &[("namespace", path)],
-                counts.get(path).copied().unwrap_or(0),
-            );
+            let count = self.io.deliveries().dropped_in_namespace(path);
+            dropped.sample(&[("namespace", path)], count);
         }
         for source in &self.sources {
             source.prometheus(&mut out);
