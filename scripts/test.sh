@@ -30,6 +30,7 @@ command -v redis-cli >/dev/null || missing+=(redis-tools) # forms the Redis Clus
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v python3 >/dev/null || missing+=(python3)
+command -v make >/dev/null || missing+=(make) # builds jemalloc (feature `jemalloc`)
 command -v sqlite3 >/dev/null || missing+=(sqlite3) # the JS tests read the flagship's connection log
 command -v chromium >/dev/null || missing+=(chromium) # the browser tests (tests/browser)
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)

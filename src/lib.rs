@@ -127,6 +127,18 @@ pub use iostack_channels as channels;
 #[cfg(feature = "presence")]
 pub use iostack_presence as presence;
 
+/// jemalloc with its background purge thread, for a server binary's `#[global_allocator]`: memory
+/// freed when clients leave goes back to the system within seconds, where glibc's malloc keeps the
+/// high-water mark (see `benches/README.md`).
+///
+/// ```
+/// #[global_allocator]
+/// static ALLOCATOR: iostack::Jemalloc = iostack::Jemalloc;
+/// # fn main() {}
+/// ```
+#[cfg(feature = "jemalloc")]
+pub use tikv_jemallocator::Jemalloc;
+
 /// Test support (crate `iostack-testing`): serve an app on a free port, drive it with real clients.
 #[cfg(feature = "testing")]
 pub use iostack_testing as testing;

@@ -1,10 +1,10 @@
-//! The servers the benches compare: bare socketioxide and iostack apps with the same echo handler.
+//! The servers the benches compare: bare socketioxide and iostack apps with the same handlers.
 #![allow(dead_code)]
 
 use std::time::Duration;
 
 use iostack::{
-    App,
+    App, Io,
     extract::{AckSender, Data, SocketRef},
     middleware::{
         auth::{AuthLayer, JwtVerifier},
@@ -25,11 +25,42 @@ pub(crate) async fn echo(Data(v): Data<Value>, ack: AckSender) {
     let _ = ack.send(&v);
 }
 
-/// Bare socketioxide with [`echo`], as an axum router.
+/// Emits `tick` `n` times to every client of `/` through iostack's `Io`, which counts what full
+/// socket buffers refuse.
+pub(crate) async fn burst(io: Io, Data(n): Data<u32>) {
+    for i in 0..n {
+        let _ = io.emit("tick", &i).await;
+    }
+}
+
+/// Acks the number of messages the app counted as dropped.
+pub(crate) async fn dropped(io: Io, ack: AckSender) {
+    let _ = ack.send(&io.deliveries().dropped());
+}
+
+/// Bare socketioxide with [`echo`] and a `burst` handler like [`burst`], as an axum router.
 pub(crate) fn bare_router() -> axum::Router {
     let (layer, io) = SocketIo::builder().build_layer();
-    io.ns("/", async |socket: SocketRef| socket.on("echo", echo));
+    io.ns("/", async |socket: SocketRef| {
+        socket.on("echo", echo);
+        socket.on("burst", async |io: SocketIo, Data(n): Data<u32>| {
+            for i in 0..n {
+                let _ = io.emit("tick", &i).await;
+            }
+        });
+    });
     axum::Router::new().layer(layer)
+}
+
+/// An iostack app with empty stacks and the same handlers.
+pub(crate) async fn no_layers() -> App<()> {
+    App::builder(())
+        .on("echo", echo)
+        .on("burst", burst)
+        .on("dropped", dropped)
+        .build()
+        .await
+        .unwrap()
 }
 
 /// A rate limit high enough never to refuse: what is measured is the cost of checking.
@@ -37,7 +68,7 @@ pub(crate) fn rate_limit() -> RateLimitLayer {
     RateLimitLayer::per_socket(1_000_000, Duration::from_secs(1))
 }
 
-/// [`echo`] behind all five middleware layers; clients need [`auth`].
+/// The same handlers behind all five middleware layers; clients need [`auth`].
 pub(crate) async fn five_layers() -> App<()> {
     App::builder(())
         .on_connect(
@@ -52,6 +83,8 @@ pub(crate) async fn five_layers() -> App<()> {
                 .layer(EventStatsLayer::new(EventStats::new())),
         )
         .on("echo", echo)
+        .on("burst", burst)
+        .on("dropped", dropped)
         .build()
         .await
         .unwrap()

@@ -48,6 +48,8 @@ impl<S, A: IoAdapter> App<S, A> {
     /// The socket.io tower layer, to put on your own router or service.
     ///
     /// For peer addresses, serve with `into_make_service_with_connect_info::<SocketAddr>()`.
+    /// [`App::router`] is leaner: with this layer alone, each socket keeps its handshake request's
+    /// slice of hyper's read buffer (8 KiB) for its whole life.
     pub fn layer(&self) -> SocketIoLayer<A> {
         self.layer.clone()
     }
@@ -89,8 +91,15 @@ impl<S, A: IoAdapter> App<S, A> {
 
     /// An axum router that serves socket.io at `/socket.io`, the merged routes, and 404 elsewhere,
     /// inside the HTTP layers.
+    ///
+    /// Request heads are copied out of hyper's read buffer first: socket.io keeps each session's
+    /// handshake head, which would otherwise pin that buffer (8 KiB) for the socket's life.
     pub fn router(&self) -> axum::Router {
-        let router = self.routes.clone().layer(self.layer());
+        let router = self
+            .routes
+            .clone()
+            .layer(self.layer())
+            .layer(tower::util::MapRequestLayer::new(crate::serve::detach_head));
         self.http_layers
             .iter()
             .fold(router, |router, layer| layer(router))

@@ -8,6 +8,7 @@
 //! connect, `ACTIVE_CONNECTIONS_INTERVAL_MS` and `EVENT_STATS_INTERVAL_MS` set the periodic reports
 //! (the page's 60000 and 300000 by default), `CONNECTS_PER_MINUTE` the connection attempts per IP.
 //! The README lists every client event, its exact replies, and where each section of the page is.
+//! With `--features jemalloc` the server runs on jemalloc and gives memory back when clients leave.
 
 mod payload;
 mod seed;
@@ -38,6 +39,10 @@ use serde_json::{Value, json};
 use tower::{ServiceBuilder, util::MapErrLayer};
 
 use payload::Payload;
+
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: iostack::Jemalloc = iostack::Jemalloc;
 use seed::{Intervals, SeedHooks};
 
 /// `kick {userId, reason?}`: the page's `kickUser(userId, reason)`; `userId` a number or a string.

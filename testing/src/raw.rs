@@ -3,8 +3,10 @@
 //! It costs almost nothing to run, so load generators measure the server, and it can answer the
 //! acknowledgements a server asks for (which the `rust_socketio` client cannot).
 
+use std::net::{IpAddr, SocketAddr};
+
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
 
 /// A connected raw client; it answers Engine.IO pings itself. Panics on protocol errors: test use only.
@@ -20,9 +22,31 @@ impl std::fmt::Debug for RawClient {
 
 impl RawClient {
     /// Opens the Engine.IO session and connects to namespace `/` with an optional `auth` JSON payload.
-    pub async fn connect(addr: std::net::SocketAddr, auth: Option<&str>) -> Self {
+    pub async fn connect(addr: SocketAddr, auth: Option<&str>) -> Self {
+        let tcp = TcpStream::connect(addr).await.expect("tcp connect");
+        Self::open(tcp, addr, auth).await
+    }
+
+    /// Connects like [`RawClient::connect`] from the local address `source` (e.g. `127.0.0.2`):
+    /// one load generator can hold more connections than one address has ephemeral ports.
+    pub async fn connect_from(source: IpAddr, addr: SocketAddr, auth: Option<&str>) -> Self {
+        let socket = match source {
+            IpAddr::V4(_) => TcpSocket::new_v4(),
+            IpAddr::V6(_) => TcpSocket::new_v6(),
+        }
+        .expect("tcp socket");
+        // Ports of this address's closed connections (TIME_WAIT) may be bound again.
+        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+        socket
+            .bind(SocketAddr::new(source, 0))
+            .expect("bind the source address");
+        let tcp = socket.connect(addr).await.expect("tcp connect");
+        Self::open(tcp, addr, auth).await
+    }
+
+    async fn open(tcp: TcpStream, addr: SocketAddr, auth: Option<&str>) -> Self {
         let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-        let (ws, _) = tokio_tungstenite::connect_async(url)
+        let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp))
             .await
             .expect("websocket handshake");
         let mut client = Self { ws };
@@ -38,6 +62,15 @@ impl RawClient {
             "expected CONNECT, got {connected}"
         );
         client
+    }
+
+    /// Makes dropping this client close its connection with a TCP reset: its port is free again at
+    /// once instead of after TIME_WAIT, so a load generator can open tens of thousands of
+    /// connections run after run.
+    pub fn reset_on_drop(&self) {
+        if let MaybeTlsStream::Plain(tcp) = self.ws.get_ref() {
+            let _ = tcp.set_zero_linger();
+        }
     }
 
     /// Sends one raw packet.

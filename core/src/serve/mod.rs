@@ -2,6 +2,7 @@
 //! peer addresses, shutdown.
 
 mod accept;
+mod head;
 mod limits;
 
 use std::{future::Future, io, net::SocketAddr};
@@ -11,6 +12,7 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 
 use crate::App;
 
+pub(crate) use head::detach_head;
 pub use limits::ServerLimits;
 
 /// Listen backlog: the default (128) overflows under connect bursts and stalls handshakes.

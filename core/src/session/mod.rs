@@ -140,7 +140,7 @@ where
     E::Future: Send,
 {
     fn call(&self, socket: Arc<Socket<A>>, _: Option<Value>) {
-        let Some(Pending(pending)) = socket.extensions.get::<Pending<A>>() else {
+        let Some(Pending(pending)) = socket.extensions.remove::<Pending<A>>() else {
             return;
         };
         let taken = pending.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -223,7 +223,7 @@ where
         }
 
         // Jobs are boxed: the channel allocates its first block (32 slots) per socket up front, and
-        // pointers keep it ~3 KiB smaller per idle connection (`cargo bench --bench memory`).
+        // pointers keep it ~3 KiB smaller per idle connection (`benches/README.md`).
         let (jobs, queue) = mpsc::channel(self.options.queue_capacity.max(1));
         let (connected_tx, connected_rx) = oneshot::channel();
         socket
