@@ -39,11 +39,11 @@ use serde_json::{Value, json};
 use tower::{ServiceBuilder, util::MapErrLayer};
 
 use payload::Payload;
+use seed::{Intervals, SeedHooks};
 
 #[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: iostack::Jemalloc = iostack::Jemalloc;
-use seed::{Intervals, SeedHooks};
 
 /// `kick {userId, reason?}`: the page's `kickUser(userId, reason)`; `userId` a number or a string.
 #[derive(Debug, Deserialize)]
