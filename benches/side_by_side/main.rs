@@ -5,9 +5,9 @@
 //! `bash scripts/bench.sh` installs Node's socket.io into `benches/node` and runs
 //! `cargo bench --bench side_by_side`, which prints one Markdown table: memory per idle connection at
 //! 1k/5k/10k, memory after every client left, connect rate and handshake p99, acked echo, a broadcast
-//! burst and an overflowing one (delivered, lost, and counted by the server). `BENCH_ROUNDS` (default
+//! burst and two that overflow socket queues (delivered, lost, and counted by the server). `BENCH_ROUNDS` (default
 //! 2) sets how many times each variant runs; the order rotates every round and medians are reported.
-//! `BENCH_SCALE=50000` measures only idle connections, that many, opened from as many loopback
+//! `BENCH_SCALE=19000` measures only idle connections, that many, opened from as many loopback
 //! addresses as they need (127.0.0.1, 127.0.0.2, ...).
 //! The Rust servers run on jemalloc when the `jemalloc` feature is on (`scripts/bench.sh` turns it
 //! on; `BENCH_ALLOCATOR=system` keeps glibc's malloc).
