@@ -151,33 +151,22 @@ pub(crate) fn pin_generator() -> bool {
             .is_ok_and(|s| s.success())
 }
 
-/// Raises this process's open-file limit (soft and hard) to `files`, for itself and the servers it
-/// starts afterwards; panics saying what to do when it may not.
+/// Sets this process's soft open-file limit to `files`, for itself and the servers it starts
+/// afterwards; panics saying what to do when the hard limit is lower.
 pub(crate) fn allow_open_files(files: usize) {
-    if open_file_limit().is_some_and(|limit| limit >= files) {
-        return;
-    }
-    let raised = Command::new("prlimit")
+    let set = Command::new("prlimit")
         .args([
             "--pid",
             &std::process::id().to_string(),
-            &format!("--nofile={files}:{files}"),
+            &format!("--nofile={files}:"),
         ])
         .status()
         .is_ok_and(|s| s.success());
     assert!(
-        raised,
-        "this run needs {files} open files per process and the limit is {:?}: raise the hard \
-         limit (`ulimit -Hn`, needs CAP_SYS_RESOURCE) or ask for fewer connections",
-        open_file_limit()
+        set,
+        "this run needs {files} open files per process: raise the hard limit (`ulimit -Hn`, needs \
+         CAP_SYS_RESOURCE) or ask for fewer connections"
     );
-}
-
-/// The soft `Max open files` of this process.
-fn open_file_limit() -> Option<usize> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// In a child started by [`Server::start`]: serves the variant it names and never returns.

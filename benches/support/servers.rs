@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use iostack::{
-    App, Io,
+    App, AppBuilder, Io,
     extract::{AckSender, Data, SocketRef},
     middleware::{
         auth::{AuthLayer, JwtVerifier},
@@ -52,15 +52,17 @@ pub(crate) fn bare_router() -> axum::Router {
     axum::Router::new().layer(layer)
 }
 
-/// An iostack app with empty stacks and the same handlers.
-pub(crate) async fn no_layers() -> App<()> {
+/// An iostack app builder with [`echo`], [`burst`] and [`dropped`], and empty stacks.
+fn with_handlers() -> AppBuilder<()> {
     App::builder(())
         .on("echo", echo)
         .on("burst", burst)
         .on("dropped", dropped)
-        .build()
-        .await
-        .unwrap()
+}
+
+/// An iostack app with empty stacks and the same handlers.
+pub(crate) async fn no_layers() -> App<()> {
+    with_handlers().build().await.unwrap()
 }
 
 /// A rate limit high enough never to refuse: what is measured is the cost of checking.
@@ -70,7 +72,7 @@ pub(crate) fn rate_limit() -> RateLimitLayer {
 
 /// The same handlers behind all five middleware layers; clients need [`auth`].
 pub(crate) async fn five_layers() -> App<()> {
-    App::builder(())
+    with_handlers()
         .on_connect(
             ServiceBuilder::new()
                 .layer(IpAllowlistLayer::new(["127.0.0.1"]).unwrap())
@@ -82,9 +84,6 @@ pub(crate) async fn five_layers() -> App<()> {
                 .layer(rate_limit())
                 .layer(EventStatsLayer::new(EventStats::new())),
         )
-        .on("echo", echo)
-        .on("burst", burst)
-        .on("dropped", dropped)
         .build()
         .await
         .unwrap()
