@@ -21,7 +21,7 @@ const RECEIVERS: usize = 10;
 const PACED: usize = 500;
 const BURST: usize = 2_000;
 
-async fn node<AD: Adapter>(adapter: AD) -> (SocketAddr, Io<AD::Io>) {
+async fn node(adapter: impl Adapter) -> (SocketAddr, Io) {
     let app = App::builder(())
         .adapter(adapter)
         .configure(|b| b.max_buffer_size(BURST * 2))

@@ -29,15 +29,14 @@ use iostack::{
     },
     monitoring::Access,
     redis::RedisAdapter,
-    socketioxide::adapter::Adapter as IoAdapter,
 };
 
 /// Greets every socket of `/` with the transport it arrived on.
 struct Welcome;
 
 #[iostack::async_trait]
-impl<A: IoAdapter> Hooks<(), A> for Welcome {
-    async fn on_connection(&self, socket: &SocketRef<A>) {
+impl Hooks<()> for Welcome {
+    async fn on_connection(&self, socket: &SocketRef) {
         if socket.ns() == "/" {
             let transport = match socket.transport_type() {
                 iostack::socketioxide::TransportType::Polling => "polling",
@@ -62,7 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
-async fn serve<AD: Adapter>(adapter: AD) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(adapter: impl Adapter) -> Result<(), Box<dyn std::error::Error>> {
     let origins: Vec<String> = env("ALLOWED_ORIGINS", "http://localhost:8080")
         .split(',')
         .map(|o| o.trim().to_owned())
@@ -78,13 +77,13 @@ async fn serve<AD: Adapter>(adapter: AD) -> Result<(), Box<dyn std::error::Error
         .on_event(EventStatsLayer::new(stats.clone()))
         .on(
             "echo",
-            async |Data(msg): Data<serde_json::Value>, ack: AckSender<AD::Io>| {
+            async |Data(msg): Data<serde_json::Value>, ack: AckSender| {
                 let _ = ack.send(&msg);
             },
         )
         .on(
             "join",
-            async |socket: SocketRef<AD::Io>, Data(room): Data<String>, ack: AckSender<AD::Io>| {
+            async |socket: SocketRef, Data(room): Data<String>, ack: AckSender| {
                 socket.join(room.clone());
                 let _ = ack.send(&room);
             },

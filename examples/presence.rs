@@ -34,20 +34,19 @@ use iostack::{
     memory::MemoryAdapter,
     middleware::auth::{AuthLayer, JwtVerifier},
     presence::{Action, Filter, Permissions, Presence, RolePolicy, Subscriptions},
-    socketioxide::adapter::Adapter as IoAdapter,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 const ARTICLE: &str = "article";
 
-struct Api<A: IoAdapter> {
-    subs: Subscriptions<A>,
+struct Api {
+    subs: Subscriptions,
     policy: RolePolicy,
     articles: Arc<Mutex<HashMap<u64, Value>>>,
 }
 
-impl<A: IoAdapter> Clone for Api<A> {
+impl Clone for Api {
     fn clone(&self) -> Self {
         Self {
             subs: self.subs.clone(),
@@ -59,7 +58,7 @@ impl<A: IoAdapter> Clone for Api<A> {
 
 type Reply = Result<Json<Value>, (StatusCode, String)>;
 
-impl<A: IoAdapter> Api<A> {
+impl Api {
     async fn publish(&self, action: Action, entry: Value) -> Reply {
         let report = self
             .subs
@@ -80,7 +79,7 @@ impl<A: IoAdapter> Api<A> {
     }
 }
 
-async fn create<A: IoAdapter>(State(api): State<Api<A>>, Json(mut article): Json<Value>) -> Reply {
+async fn create(State(api): State<Api>, Json(mut article): Json<Value>) -> Reply {
     if !article.is_object() {
         return Err((
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -101,8 +100,8 @@ async fn create<A: IoAdapter>(State(api): State<Api<A>>, Json(mut article): Json
     api.publish(Action::Create, article).await
 }
 
-async fn update<A: IoAdapter>(
-    State(api): State<Api<A>>,
+async fn update(
+    State(api): State<Api>,
     Path(id): Path<u64>,
     Json(changes): Json<serde_json::Map<String, Value>>,
 ) -> Reply {
@@ -118,7 +117,7 @@ async fn update<A: IoAdapter>(
     api.publish(Action::Update, article).await
 }
 
-async fn remove<A: IoAdapter>(State(api): State<Api<A>>, Path(id): Path<u64>) -> Reply {
+async fn remove(State(api): State<Api>, Path(id): Path<u64>) -> Reply {
     let article = api
         .articles()
         .remove(&id)
@@ -136,8 +135,8 @@ struct RuleChange {
     revoke: bool,
 }
 
-async fn permissions<A: IoAdapter>(
-    State(api): State<Api<A>>,
+async fn permissions(
+    State(api): State<Api>,
     Path(role): Path<String>,
     Json(change): Json<RuleChange>,
 ) -> Reply {
@@ -160,7 +159,7 @@ fn millis(var: &str, default: u64) -> Duration {
     )
 }
 
-async fn run<AD: Adapter>(adapter: AD, secret: String) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(adapter: impl Adapter, secret: String) -> Result<(), Box<dyn std::error::Error>> {
     let presence = Presence::new()
         .heartbeat(millis("HEARTBEAT_MS", 5000))
         .idle_after(millis("VIEW_IDLE_MS", 30_000));
@@ -187,12 +186,9 @@ async fn run<AD: Adapter>(adapter: AD, secret: String) -> Result<(), Box<dyn std
     };
     let app = app.merge(
         Router::new()
-            .route("/articles", post(create::<AD::Io>))
-            .route(
-                "/articles/{id}",
-                put(update::<AD::Io>).delete(remove::<AD::Io>),
-            )
-            .route("/permissions/{role}", put(permissions::<AD::Io>))
+            .route("/articles", post(create))
+            .route("/articles/{id}", put(update).delete(remove))
+            .route("/permissions/{role}", put(permissions))
             .with_state(api),
     );
 

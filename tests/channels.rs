@@ -322,7 +322,7 @@ async fn app<AD: iostack::Adapter>(
                 .layer(ConnectionLogLayer::new().sink(log))
                 .layer(common::token_auth()),
         )
-        .on("me", async |user: Identity, ack: AckSender<AD::Io>| {
+        .on("me", async |user: Identity, ack: AckSender| {
             let _ = ack.send(&user.id);
         })
         .hooks(Channels::new(store, "/"))

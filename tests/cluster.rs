@@ -20,12 +20,12 @@ use iostack_testing::{
 use serde_json::json;
 use tower::ServiceBuilder;
 
-struct Node<A: iostack::socketioxide::adapter::Adapter> {
+struct Node {
     server: TestServer,
-    io: Io<A>,
+    io: Io,
 }
 
-async fn node<AD: Adapter>(adapter: AD) -> Node<AD::Io> {
+async fn node(adapter: impl Adapter) -> Node {
     let app = App::builder(())
         .adapter(adapter)
         .on_connect(
@@ -35,17 +35,14 @@ async fn node<AD: Adapter>(adapter: AD) -> Node<AD::Io> {
         )
         .on(
             "join",
-            async |socket: SocketRef<AD::Io>, Data(room): Data<String>, ack: AckSender<AD::Io>| {
+            async |socket: SocketRef, Data(room): Data<String>, ack: AckSender| {
                 socket.join(room);
                 let _ = ack.send(&true);
             },
         )
-        .on(
-            "id",
-            async |socket: SocketRef<AD::Io>, ack: AckSender<AD::Io>| {
-                let _ = ack.send(&socket.id.to_string());
-            },
-        )
+        .on("id", async |socket: SocketRef, ack: AckSender| {
+            let _ = ack.send(&socket.id.to_string());
+        })
         .build()
         .await
         .expect("node builds");
@@ -57,7 +54,7 @@ async fn node<AD: Adapter>(adapter: AD) -> Node<AD::Io> {
 }
 
 /// Three nodes, each with its own `adapter()`.
-async fn three_nodes<AD: Adapter>(adapter: impl Fn() -> AD) -> [Node<AD::Io>; 3] {
+async fn three_nodes<AD: Adapter>(adapter: impl Fn() -> AD) -> [Node; 3] {
     [
         node(adapter()).await,
         node(adapter()).await,
@@ -65,10 +62,7 @@ async fn three_nodes<AD: Adapter>(adapter: impl Fn() -> AD) -> [Node<AD::Io>; 3]
     ]
 }
 
-async fn client<A: iostack::socketioxide::adapter::Adapter>(
-    node: &Node<A>,
-    token: &str,
-) -> (TestClient, String) {
+async fn client(node: &Node, token: &str) -> (TestClient, String) {
     let client = TestClient::builder(node.server.url())
         .auth(json!({ "token": token }))
         .connect()
@@ -82,7 +76,7 @@ async fn client<A: iostack::socketioxide::adapter::Adapter>(
 }
 
 /// The whole suite on `nodes` (clients go to node `i % nodes.len()`).
-async fn cluster_suite<A: iostack::socketioxide::adapter::Adapter>(nodes: &[Node<A>]) {
+async fn cluster_suite(nodes: &[Node]) {
     let at = |i: usize| &nodes[i % nodes.len()];
     let (mut c0, _) = client(at(0), "user:1:admin").await;
     let (mut c1, c1_id) = client(at(1), "user:2").await;
@@ -337,7 +331,7 @@ async fn unreachable_mongo_fails_build_naming_the_url_without_password() {
 
 /// A node whose namespaces have no auto-join layer: `/` and `/chat` inside the app's token
 /// check, `/admin` outside it with a check of its own.
-async fn bare_node(adapter: RedisAdapter) -> Node<iostack_redis::RedisIoAdapter> {
+async fn bare_node(adapter: RedisAdapter) -> Node {
     let app = App::builder(())
         .adapter(adapter)
         .on_connect(common::token_auth())

@@ -28,7 +28,7 @@ fn content() -> ContentEvents {
         .register(ContentType::new(NOTICE).public())
 }
 
-async fn node<AD: Adapter>(adapter: AD) -> (TestServer, Io<AD::Io>) {
+async fn node(adapter: impl Adapter) -> (TestServer, Io) {
     let app = App::builder(())
         .adapter(adapter)
         .on_connect(

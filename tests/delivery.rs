@@ -39,7 +39,7 @@ async fn messages_refused_by_a_full_buffer_are_counted_and_reported() {
         json!([{ "error": { "message": "Not delivered to 1 recipients" } }])
     );
     // Counted for this app, in the namespace of the handler that reported it.
-    assert!(deliveries.dropped() >= 1, "the refusal was counted");
+    assert_eq!(deliveries.dropped(), 1, "the one refusal was counted once");
     assert_eq!(
         deliveries.dropped_by_namespace(),
         [("/".to_owned(), deliveries.dropped())]
@@ -53,5 +53,40 @@ async fn messages_refused_by_a_full_buffer_are_counted_and_reported() {
         line.rsplit(' ').next().unwrap().parse::<u64>().unwrap(),
         deliveries.dropped(),
         "{line}"
+    );
+}
+
+/// A handler that ignores every emit's result, as most code does: the refusals are counted all the
+/// same, one per refused message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_counted_when_the_handler_ignores_them() {
+    let app = App::builder(())
+        .max_buffer_size(8)
+        .on("flood", async |socket: SocketRef, ack: AckSender| {
+            let big = "x".repeat(10_000);
+            let mut refused = 0u64;
+            for _ in 0..5_000 {
+                // Ignored, as in most handlers; counted here only to check the app's count.
+                if socket.broadcast().emit("big", &big).await.is_err() {
+                    refused += 1;
+                }
+            }
+            let _ = ack.send(&refused);
+        })
+        .build()
+        .await
+        .unwrap();
+    let deliveries = app.io().deliveries().clone();
+    let server = TestServer::start(app).await.unwrap();
+    let _stalled = RawClient::connect(server.addr(), None).await;
+    let sender = TestClient::connect(&server.url()).await.unwrap();
+
+    let reply = sender.emit_with_ack("flood", json!(null)).await.unwrap();
+    let refused = reply[0].as_u64().expect("a count");
+    assert!(refused > 0, "the stalled client's buffer filled");
+    assert_eq!(deliveries.dropped(), refused, "each refusal counted once");
+    assert_eq!(
+        deliveries.dropped_by_namespace(),
+        [("/".to_owned(), refused)]
     );
 }

@@ -9,7 +9,6 @@ use std::sync::{
 use iostack::{
     App, BoxError, EventGate, EventRequest, Reply,
     extract::{Data, State},
-    socketioxide::adapter::{Adapter as IoAdapter, LocalAdapter},
 };
 use iostack_testing::{TestClient, TestServer};
 use serde_json::{Value, json};
@@ -18,8 +17,8 @@ use tokio::sync::Semaphore;
 /// Refuses events named `blocked`.
 struct NoBlocked;
 
-impl<A: IoAdapter> EventGate<A> for NoBlocked {
-    fn check(&self, req: &EventRequest<A>) -> Result<(), BoxError> {
+impl EventGate for NoBlocked {
+    fn check(&self, req: &EventRequest) -> Result<(), BoxError> {
         match req.event() {
             "blocked" => Err("Blocked at the gate".into()),
             _ => Ok(()),
@@ -39,7 +38,7 @@ async fn server(queue_bytes: usize) -> (TestServer, Held) {
 }
 
 /// An app whose `hold` event keeps the socket's worker busy until released, with `gate`.
-async fn server_with(queue_bytes: usize, gate: impl EventGate<LocalAdapter>) -> (TestServer, Held) {
+async fn server_with(queue_bytes: usize, gate: impl EventGate) -> (TestServer, Held) {
     let held = Held {
         release: Arc::new(Semaphore::new(0)),
         handled: Arc::new(AtomicUsize::new(0)),

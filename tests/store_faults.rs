@@ -84,7 +84,7 @@ async fn survives_outage<AD: Adapter>(mut store: impl Store, adapter: impl Fn(St
     let build = || async {
         App::builder(())
             .adapter(adapter(store.url()))
-            .on("ping", async |ack: AckSender<AD::Io>| {
+            .on("ping", async |ack: AckSender| {
                 let _ = ack.send(&"pong");
             })
             .build()

@@ -63,10 +63,7 @@ mod ui;
 
 use std::{sync::Arc, time::Duration};
 
-use iostack_core::{
-    AppBuilder, NamespaceBuilder, NamespaceSpec, socketioxide::adapter::Adapter as IoAdapter,
-};
-use socketioxide_core::adapter::DefinedAdapter;
+use iostack_core::{AnyAdapter, AppBuilder, NamespaceBuilder, NamespaceSpec};
 use tower::{filter::AsyncFilterLayer, layer::util::Stack};
 
 pub use auth::{AdminAuth, AdminLogin, InvalidCredentials, InvalidPasswordHash};
@@ -130,30 +127,25 @@ impl AdminUi {
 
     /// Adds the namespace (outside the app's stacks, behind [`AdminAuth`]), its action handlers and
     /// the hooks that report connections, to `builder`.
-    pub fn install<S, A, CL, EL>(
-        self,
-        builder: AppBuilder<S, A, CL, EL>,
-    ) -> AppBuilder<S, A, CL, EL>
+    pub fn install<S, CL, EL>(self, builder: AppBuilder<S, CL, EL>) -> AppBuilder<S, CL, EL>
     where
         S: Clone + Send + Sync + 'static,
-        A: IoAdapter + DefinedAdapter,
     {
         self.install_with(builder, |ns| ns)
     }
 
     /// [`install`](Self::install), with connect layers of your own in front of the login, e.g. an
     /// IP allowlist: `admin.install_with(builder, |ns| ns.on_connect(allowlist))`.
-    pub fn install_with<S, A, CL, EL, F, CL2, EL2>(
+    pub fn install_with<S, CL, EL, F, CL2, EL2>(
         self,
-        builder: AppBuilder<S, A, CL, EL>,
+        builder: AppBuilder<S, CL, EL>,
         configure: F,
-    ) -> AppBuilder<S, A, CL, EL>
+    ) -> AppBuilder<S, CL, EL>
     where
         S: Clone + Send + Sync + 'static,
-        A: IoAdapter + DefinedAdapter,
-        F: FnOnce(NamespaceBuilder<S, A>) -> NamespaceBuilder<S, A, CL2, EL2>,
-        NamespaceBuilder<S, A, Stack<AsyncFilterLayer<AdminLogin>, CL2>, EL2>:
-            NamespaceSpec<S, A> + 'static,
+        F: FnOnce(NamespaceBuilder<S>) -> NamespaceBuilder<S, AnyAdapter, CL2, EL2>,
+        NamespaceBuilder<S, AnyAdapter, Stack<AsyncFilterLayer<AdminLogin>, CL2>, EL2>:
+            NamespaceSpec<S> + 'static,
     {
         if self.auth.is_disabled() {
             tracing::warn!(
@@ -169,7 +161,7 @@ impl AdminUi {
             interval: self.interval,
             readonly: self.readonly,
         };
-        let tracker = Arc::new(Tracker::<A>::new(settings));
+        let tracker = Arc::new(Tracker::<AnyAdapter>::new(settings));
         let readonly = self.readonly;
         let login = auth::AdminLogin::layer(self.auth);
         let (on_join, on_leave) = (tracker.clone(), tracker.clone());
@@ -185,8 +177,8 @@ impl AdminUi {
                 .on("leave", move |io, data| {
                     actions::leave(on_leave.clone(), io, data)
                 })
-                .on("_disconnect", actions::disconnect::<A>)
-                .on("emit", actions::emit::<A>)
+                .on("_disconnect", actions::disconnect::<AnyAdapter>)
+                .on("emit", actions::emit::<AnyAdapter>)
             })
             .hooks(TrackerHooks(tracker))
     }

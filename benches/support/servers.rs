@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use iostack::{
     App, AppBuilder, Io,
-    extract::{AckSender, Data, SocketRef},
+    extract::{AckSender, Data},
     middleware::{
         auth::{AuthLayer, JwtVerifier},
         event_stats::{EventStats, EventStatsLayer},
@@ -40,9 +40,13 @@ pub(crate) async fn dropped(io: Io, ack: AckSender) {
 
 /// Bare socketioxide with [`echo`] and a `burst` handler like [`burst`], as an axum router.
 pub(crate) fn bare_router() -> axum::Router {
+    use socketioxide::extract::{AckSender, SocketRef};
+
     let (layer, io) = SocketIo::builder().build_layer();
     io.ns("/", async |socket: SocketRef| {
-        socket.on("echo", echo);
+        socket.on("echo", async |Data(v): Data<Value>, ack: AckSender| {
+            let _ = ack.send(&v);
+        });
         socket.on("burst", async |io: SocketIo, Data(n): Data<u32>| {
             for i in 0..n {
                 let _ = io.emit("tick", &i).await;

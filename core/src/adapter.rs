@@ -6,8 +6,10 @@
 
 use std::{fmt, future::Future, pin::Pin};
 
-use socketioxide::{SocketIoBuilder, adapter::Emitter};
-use socketioxide_core::adapter::{CoreAdapter, DefinedAdapter};
+use socketioxide::adapter::Emitter;
+use socketioxide_core::adapter::CoreAdapter;
+
+use crate::{any_adapter::AnyState, delivery::Deliveries};
 
 /// The init result of a socketioxide adapter `A` for one namespace.
 pub type NamespaceInit<A> = <A as CoreAdapter<Emitter>>::InitRes;
@@ -92,19 +94,18 @@ pub enum Health {
 ///
 /// Implemented by `iostack_memory::MemoryAdapter`, `iostack_redis::RedisAdapter` and
 /// `iostack_mongo::MongoAdapter`; a backend crate depends on core, never the other way round.
+/// The app runs the backend's socketioxide adapter behind [`AnyAdapter`](crate::AnyAdapter), so
+/// handlers never name it.
 #[async_trait::async_trait]
 pub trait Adapter: Send + Sync + 'static {
-    /// The socketioxide adapter this backend installs.
-    type Io: socketioxide::adapter::Adapter + DefinedAdapter;
+    /// The socketioxide adapter this backend runs in every namespace.
+    type Io: socketioxide::adapter::Adapter;
 
     /// Short name reported by [`Io::adapter_name`](crate::Io::adapter_name): `"memory"`, `"redis"`, `"mongo"`.
     fn name(&self) -> &'static str;
 
-    /// Connects to the store and returns the builder configured with the socketioxide adapter.
-    async fn install(
-        &self,
-        builder: SocketIoBuilder,
-    ) -> Result<SocketIoBuilder<Self::Io>, AdapterError>;
+    /// Connects to the store and returns the state every namespace's adapter is built from.
+    async fn install(&self) -> Result<IoState<Self::Io>, AdapterError>;
 
     /// Waits for a namespace of this adapter to be ready (e.g. subscribed to its channels).
     fn init_namespace(
@@ -117,38 +118,25 @@ pub trait Adapter: Send + Sync + 'static {
     async fn health(&self) -> Health;
 }
 
+/// The shared state of a socketioxide adapter `A`, returned by [`Adapter::install`].
+pub type IoState<A> = <A as CoreAdapter<Emitter>>::State;
+
 /// [`Adapter`] with its type erased, as the app stores it.
 #[async_trait::async_trait]
-pub(crate) trait DynAdapter<A: socketioxide::adapter::Adapter>:
-    Send + Sync + 'static
-{
+pub(crate) trait DynAdapter: Send + Sync + 'static {
     fn name(&self) -> &'static str;
-    async fn install(&self, builder: SocketIoBuilder) -> Result<SocketIoBuilder<A>, AdapterError>;
-    fn init_namespace(
-        &self,
-        init: NamespaceInit<A>,
-    ) -> BoxFuture<'static, Result<(), AdapterError>>
-    where
-        A: CoreAdapter<Emitter>;
+    async fn install(&self, deliveries: Deliveries) -> Result<AnyState, AdapterError>;
     async fn health(&self) -> Health;
 }
 
 #[async_trait::async_trait]
-impl<T: Adapter> DynAdapter<T::Io> for T {
+impl<T: Adapter> DynAdapter for T {
     fn name(&self) -> &'static str {
         Adapter::name(self)
     }
-    async fn install(
-        &self,
-        builder: SocketIoBuilder,
-    ) -> Result<SocketIoBuilder<T::Io>, AdapterError> {
-        Adapter::install(self, builder).await
-    }
-    fn init_namespace(
-        &self,
-        init: NamespaceInit<T::Io>,
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
-        T::init_namespace(init)
+    async fn install(&self, deliveries: Deliveries) -> Result<AnyState, AdapterError> {
+        let state = Adapter::install(self).await?;
+        Ok(AnyState::new::<T::Io>(state, T::init_namespace, deliveries))
     }
     async fn health(&self) -> Health {
         Adapter::health(self).await
@@ -165,8 +153,8 @@ impl Adapter for DefaultLocal {
     fn name(&self) -> &'static str {
         "memory"
     }
-    async fn install(&self, builder: SocketIoBuilder) -> Result<SocketIoBuilder, AdapterError> {
-        Ok(builder)
+    async fn install(&self) -> Result<(), AdapterError> {
+        Ok(())
     }
     fn init_namespace(_: ()) -> BoxFuture<'static, Result<(), AdapterError>> {
         Box::pin(std::future::ready(Ok(())))

@@ -2,22 +2,20 @@
 
 use std::sync::Arc;
 
-use socketioxide::{
-    adapter::{Adapter as IoAdapter, LocalAdapter},
-    layer::SocketIoLayer,
-};
+use socketioxide::{adapter::Adapter as IoAdapter, layer::SocketIoLayer};
 use tokio::task::AbortHandle;
 
 use crate::{
-    AppContext, Health, Io, adapter::DynAdapter, hooks::HookList, shutdown::ShutdownOptions,
+    AnyAdapter, AppContext, Health, Io, adapter::DynAdapter, hooks::HookList,
+    shutdown::ShutdownOptions,
 };
 
 /// A built server: namespaces registered, init hooks run, ready to be served.
-pub struct App<S, A: IoAdapter = LocalAdapter> {
+pub struct App<S, A: IoAdapter = AnyAdapter> {
     pub(crate) layer: SocketIoLayer<A>,
     pub(crate) cx: Arc<AppContext<S, A>>,
     pub(crate) hooks: HookList<S, A>,
-    pub(crate) adapter: Arc<dyn DynAdapter<A>>,
+    pub(crate) adapter: Arc<dyn DynAdapter>,
     pub(crate) shutdown: ShutdownOptions,
     pub(crate) background: Vec<AbortHandle>,
     pub(crate) routes: axum::Router,

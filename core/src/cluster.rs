@@ -67,9 +67,7 @@ impl<A: IoAdapter> Io<A> {
     ) -> Result<(), IoError> {
         let room = role_room(role);
         for ns in self.socketio().nsps() {
-            let path = ns.ns_path().to_owned();
-            let sent = ns.within(room.clone()).emit(event, data).await;
-            self.deliveries().checked(&path, sent)?;
+            ns.within(room.clone()).emit(event, data).await?;
         }
         Ok(())
     }

@@ -8,13 +8,9 @@ use std::{
 };
 
 use axum::extract::ConnectInfo;
-use socketioxide::{
-    adapter::{Adapter as IoAdapter, LocalAdapter},
-    extract::SocketRef,
-    socket::DisconnectReason,
-};
+use socketioxide::{adapter::Adapter as IoAdapter, extract::SocketRef, socket::DisconnectReason};
 
-use crate::Identity;
+use crate::{AnyAdapter, Identity};
 
 /// A callback run once when an admitted socket disconnects.
 pub(crate) type DisconnectCallback<A> = Box<dyn FnOnce(&SocketRef<A>, DisconnectReason) + Send>;
@@ -24,7 +20,7 @@ pub(crate) type DisconnectCallback<A> = Box<dyn FnOnce(&SocketRef<A>, Disconnect
 /// Connect layers are `tower` services over this type. They read the handshake (peer, headers,
 /// `auth` payload), attach an [`Identity`], and either pass the request inward or return an error,
 /// whose `Display` the client receives as its `connect_error` message.
-pub struct ConnectRequest<A: IoAdapter = LocalAdapter> {
+pub struct ConnectRequest<A: IoAdapter = AnyAdapter> {
     socket: SocketRef<A>,
     auth: serde_json::Value,
     identity: Option<Identity>,
@@ -132,7 +128,7 @@ pub(crate) struct Admission<A: IoAdapter> {
 
 /// The innermost service of every connect stack: admits the request as the layers left it.
 #[derive(Debug)]
-pub struct Admit<A>(std::marker::PhantomData<fn() -> A>);
+pub struct Admit<A = AnyAdapter>(std::marker::PhantomData<fn() -> A>);
 
 impl<A> Admit<A> {
     pub(crate) fn new() -> Self {

@@ -2,7 +2,7 @@
 
 use socketioxide::{adapter::Adapter as IoAdapter, extract::SocketRef, socket::DisconnectReason};
 
-use crate::Identity;
+use crate::{AnyAdapter, Identity};
 
 /// An argument of a `#[on_connection]` or `#[on_disconnect]` method of `#[hooks]`, taken from
 /// the socket, as [`FromEvent`](crate::FromEvent) is for event handlers.
@@ -12,15 +12,14 @@ use crate::Identity;
 /// for your own types to take them straight from the socket's extensions.
 ///
 /// ```
-/// use iostack_core::{FromConnection, extract::SocketRef};
-/// use iostack_core::socketioxide::adapter::Adapter;
+/// use iostack_core::{FromConnection, extract::{DisconnectReason, SocketRef}};
 ///
 /// /// The tenant a connect layer stored in the socket's extensions.
 /// #[derive(Clone)]
 /// struct Tenant(String);
 ///
-/// impl<A: Adapter> FromConnection<A> for Tenant {
-///     fn from_connection(socket: &SocketRef<A>, _: Option<iostack_core::extract::DisconnectReason>) -> Option<Self> {
+/// impl FromConnection for Tenant {
+///     fn from_connection(socket: &SocketRef, _: Option<DisconnectReason>) -> Option<Self> {
 ///         socket.extensions.get::<Tenant>()
 ///     }
 /// }
@@ -29,7 +28,7 @@ use crate::Identity;
     message = "`{Self}` cannot be an argument of a connection or disconnect hook",
     note = "arguments must implement `FromConnection`: SocketRef, Identity, Option<Identity>, DisconnectReason (on_disconnect), or your own type"
 )]
-pub trait FromConnection<A: IoAdapter>: Sized {
+pub trait FromConnection<A: IoAdapter = AnyAdapter>: Sized {
     /// The argument for this socket; `reason` is set for disconnect hooks only.
     fn from_connection(socket: &SocketRef<A>, reason: Option<DisconnectReason>) -> Option<Self>;
 }

@@ -1,11 +1,15 @@
 //! Messages that could not be delivered: counted per app and namespace, never lost silently.
 //!
 //! socketioxide queues a bounded number of messages per socket (`max_buffer_size`, 1024 in iostack
-//! apps; 128 in socketioxide) and refuses more while a client does not keep up. A refused message
-//! surfaces as a `BroadcastError` from the emit call. iostack counts every such refusal it sees —
-//! from its own emits ([`Io`](crate::Io) helpers, shutdown notices, content events), from handlers
-//! that return the error, and from emits passed through [`Deliveries::checked`] — in the app's
-//! [`Deliveries`] (`io.deliveries()`), which monitoring reports as `iostack_dropped_messages_total`.
+//! apps; 128 in socketioxide) and refuses more while a client does not keep up. Every broadcast of
+//! an iostack app (`io.emit`, `io.to(room).emit`, `socket.broadcast()`, `socket.to(room)`, the
+//! [`Io`](crate::Io) helpers, shutdown notices, content events) passes through the app's
+//! [`AnyAdapter`](crate::AnyAdapter), which counts each message a local socket refused in the app's
+//! [`Deliveries`] (`io.deliveries()`), whatever the caller does with the emit's result. Monitoring
+//! reports the counts as `iostack_dropped_messages_total`.
+//!
+//! Not counted: a direct `socket.emit(..)` to one socket returns the refusal to its caller only,
+//! and a broadcast from another node is counted by that node for its own sockets only.
 
 use std::{
     collections::BTreeMap,
@@ -50,27 +54,6 @@ impl Deliveries {
             .collect()
     }
 
-    /// Counts the messages `result` says were not delivered in namespace `ns`, and hands the
-    /// result back.
-    ///
-    /// ```
-    /// # async fn run(io: iostack_core::Io, socket: iostack_core::extract::SocketRef) {
-    /// let _ = io
-    ///     .deliveries()
-    ///     .checked(socket.ns(), socket.within("lobby").emit("news", &"hi").await);
-    /// # }
-    /// ```
-    pub fn checked(
-        &self,
-        ns: &str,
-        result: Result<(), BroadcastError>,
-    ) -> Result<(), BroadcastError> {
-        if let Err(e) = &result {
-            self.add(ns, dropped_in(e));
-        }
-        result
-    }
-
     /// Counts `dropped` messages refused in namespace `ns`.
     pub(crate) fn add(&self, ns: &str, dropped: usize) {
         if dropped == 0 {
@@ -113,15 +96,15 @@ mod tests {
     fn counts_per_namespace_and_in_total() {
         let deliveries = Deliveries::default();
         let full = || {
-            Err(BroadcastError::Socket(vec![
+            BroadcastError::Socket(vec![
                 SocketError::InternalChannelFull,
                 SocketError::InternalChannelFull,
                 SocketError::Closed,
-            ]))
+            ])
         };
-        assert!(deliveries.checked("/chat", full()).is_err());
-        assert!(deliveries.clone().checked("/", full()).is_err());
-        assert!(deliveries.checked("/chat", Ok(())).is_ok());
+        deliveries.add("/chat", dropped_in(&full()));
+        deliveries.clone().add("/", dropped_in(&full()));
+        deliveries.add("/chat", 0);
         assert_eq!(deliveries.dropped(), 4);
         assert_eq!(deliveries.dropped_in_namespace("/chat"), 2);
         assert_eq!(deliveries.dropped_in_namespace("/admin"), 0);

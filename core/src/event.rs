@@ -4,14 +4,14 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use socketioxide::{
-    adapter::{Adapter as IoAdapter, LocalAdapter},
+    adapter::Adapter as IoAdapter,
     extract::{AckSender, Data, SocketRef},
     handler::FromMessageParts,
     socket::Socket,
 };
 use socketioxide_core::Value;
 
-use crate::EventError;
+use crate::{AnyAdapter, EventError};
 
 /// The event a client receives when one of its events fails and it asked for no ack.
 pub const ERROR_EVENT: &str = "error";
@@ -21,7 +21,7 @@ pub const ERROR_EVENT: &str = "error";
 /// Event layers are `tower` services over this type. The arguments stay in the parser's
 /// representation until a handler (or a layer, through [`data`](Self::data)) decodes them, so a
 /// layer that only looks at the name or the socket costs no deserialization.
-pub struct EventRequest<A: IoAdapter = LocalAdapter> {
+pub struct EventRequest<A: IoAdapter = AnyAdapter> {
     pub(crate) socket: Arc<Socket<A>>,
     pub(crate) event: String,
     pub(crate) data: Value,

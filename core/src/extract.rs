@@ -7,13 +7,20 @@
 use serde::de::DeserializeOwned;
 use socketioxide::{adapter::Adapter as IoAdapter, handler::FromMessageParts};
 
-use crate::{EventError, EventRequest, Identity, Io};
+use crate::{AnyAdapter, EventError, EventRequest, Identity, Io};
 
-pub use socketioxide::extract::{AckSender, Data, Event, SocketRef, TryData};
+pub use socketioxide::extract::{Data, Event, TryData};
+
+/// The socket that sent the event (socketioxide's `SocketRef`, on the app's [`AnyAdapter`]): the
+/// same type whatever backend the app was built with.
+pub type SocketRef<A = AnyAdapter> = socketioxide::extract::SocketRef<A>;
+
+/// Answers the client's acknowledgement (socketioxide's `AckSender`, on the app's [`AnyAdapter`]).
+pub type AckSender<A = AnyAdapter> = socketioxide::extract::AckSender<A>;
 pub use socketioxide::socket::DisconnectReason;
 
 /// What handlers share: the app state and the [`Io`] handle.
-pub struct AppContext<S, A: IoAdapter> {
+pub struct AppContext<S, A: IoAdapter = AnyAdapter> {
     pub(crate) state: S,
     pub(crate) io: Io<A>,
 }
@@ -34,13 +41,12 @@ impl<S, A: IoAdapter> AppContext<S, A> {
 ///
 /// ```
 /// use iostack_core::{AppContext, EventError, EventRequest, FromEvent};
-/// use socketioxide::adapter::Adapter;
 ///
 /// /// The socket's namespace, as an argument.
 /// struct Namespace(String);
 ///
-/// impl<S, A: Adapter> FromEvent<S, A> for Namespace {
-///     fn from_event(req: &mut EventRequest<A>, _: &AppContext<S, A>) -> Result<Self, EventError> {
+/// impl<S> FromEvent<S> for Namespace {
+///     fn from_event(req: &mut EventRequest, _: &AppContext<S>) -> Result<Self, EventError> {
 ///         Ok(Namespace(req.socket().ns().to_owned()))
 ///     }
 /// }
@@ -49,7 +55,7 @@ impl<S, A: IoAdapter> AppContext<S, A> {
     message = "`{Self}` cannot be an event handler argument",
     note = "arguments must implement `FromEvent`: SocketRef, Data<T>, TryData<T>, AckSender, Event, State<S>, Identity, Option<Identity>, Io, or your own type"
 )]
-pub trait FromEvent<S, A: IoAdapter>: Sized {
+pub trait FromEvent<S, A: IoAdapter = AnyAdapter>: Sized {
     /// Extracts the argument, or refuses the event with the error the client will read.
     fn from_event(req: &mut EventRequest<A>, cx: &AppContext<S, A>) -> Result<Self, EventError>;
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use socketioxide::adapter::Adapter as IoAdapter;
 
-use crate::{BoxError, EventRequest};
+use crate::{AnyAdapter, BoxError, EventRequest};
 
 /// A cheap, synchronous check of each incoming event, run as the event arrives and before it
 /// takes a place in the socket's queue: what a gate refuses costs no queue slot and no handler
@@ -27,7 +27,7 @@ use crate::{BoxError, EventRequest};
 ///
 /// let builder = App::builder(()).gate(NoLongNames);
 /// ```
-pub trait EventGate<A: IoAdapter>: Send + Sync + 'static {
+pub trait EventGate<A: IoAdapter = AnyAdapter>: Send + Sync + 'static {
     /// `Ok` lets the event through to the queue; `Err` refuses it with the error's text.
     fn check(&self, req: &EventRequest<A>) -> Result<(), BoxError>;
 }

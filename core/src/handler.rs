@@ -5,7 +5,7 @@ use std::{future::Future, marker::PhantomData, sync::Arc};
 use serde::Serialize;
 use socketioxide::adapter::Adapter as IoAdapter;
 
-use crate::{AppContext, BoxFuture, EventError, EventRequest, FromEvent};
+use crate::{AnyAdapter, AppContext, BoxFuture, EventError, EventRequest, FromEvent};
 
 /// What a handler may return: nothing, a [`Reply`], or a `Result` whose value answers the
 /// client's acknowledgement and whose error the client reads.
@@ -169,7 +169,7 @@ where
 }
 
 /// A shared, type-erased handler.
-pub struct BoxedHandler<S, A: IoAdapter>(pub(crate) Arc<dyn ErasedHandler<S, A>>);
+pub struct BoxedHandler<S, A: IoAdapter = AnyAdapter>(pub(crate) Arc<dyn ErasedHandler<S, A>>);
 
 impl<S, A: IoAdapter> Clone for BoxedHandler<S, A> {
     fn clone(&self) -> Self {

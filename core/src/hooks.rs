@@ -2,16 +2,12 @@
 
 use std::{fmt, sync::Arc};
 
-use socketioxide::{
-    adapter::{Adapter as IoAdapter, LocalAdapter},
-    extract::SocketRef,
-    socket::DisconnectReason,
-};
+use socketioxide::{adapter::Adapter as IoAdapter, extract::SocketRef, socket::DisconnectReason};
 
-use crate::{BoxedHandler, EventHandler, Io};
+use crate::{AnyAdapter, BoxedHandler, EventHandler, Io};
 
 /// What an `init` hook receives: the app state and the freshly built server.
-pub struct InitContext<S, A: IoAdapter = LocalAdapter> {
+pub struct InitContext<S, A: IoAdapter = AnyAdapter> {
     /// The app state given to [`App::builder`](crate::App::builder).
     pub state: S,
     /// The server handle: namespaces exist, nothing is listening yet.
@@ -49,7 +45,7 @@ impl fmt::Debug for HookError {
 }
 
 /// Event handlers that hooks add to namespaces; what `#[hooks]` fills from `#[event]` methods.
-pub struct HookRoutes<S, A: IoAdapter = LocalAdapter> {
+pub struct HookRoutes<S, A: IoAdapter = AnyAdapter> {
     pub(crate) routes: Vec<(String, String, BoxedHandler<S, A>)>,
     pub(crate) namespaces: Vec<String>,
 }
@@ -100,7 +96,7 @@ impl<S: 'static, A: IoAdapter> HookRoutes<S, A> {
 /// }
 /// ```
 #[async_trait::async_trait]
-pub trait Hooks<S, A = LocalAdapter>: Send + Sync + 'static
+pub trait Hooks<S, A = AnyAdapter>: Send + Sync + 'static
 where
     S: Send + Sync + 'static,
     A: IoAdapter,

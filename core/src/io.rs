@@ -2,14 +2,12 @@
 
 use serde::Serialize;
 use socketioxide::{
-    BroadcastError, SocketIo,
-    adapter::{Adapter as IoAdapter, LocalAdapter},
-    extract::SocketRef,
+    BroadcastError, SocketIo, adapter::Adapter as IoAdapter, extract::SocketRef,
     operators::BroadcastOperators,
 };
 use socketioxide_core::adapter::RoomParam;
 
-use crate::{ConnectionInfo, ConnectionRegistry, delivery::Deliveries};
+use crate::{AnyAdapter, ConnectionInfo, ConnectionRegistry, delivery::Deliveries};
 
 /// A cheap-to-clone handle to the running server: emit, rooms, live sockets and cluster-wide actions.
 ///
@@ -29,7 +27,7 @@ use crate::{ConnectionInfo, ConnectionRegistry, delivery::Deliveries};
 ///     }
 /// }
 /// ```
-pub struct Io<A: IoAdapter = LocalAdapter> {
+pub struct Io<A: IoAdapter = AnyAdapter> {
     io: SocketIo<A>,
     registry: ConnectionRegistry,
     deliveries: Deliveries,
@@ -61,11 +59,12 @@ impl<A: IoAdapter> Io<A> {
         io: SocketIo<A>,
         registry: ConnectionRegistry,
         adapter_name: &'static str,
+        deliveries: Deliveries,
     ) -> Self {
         Self {
             io,
             registry,
-            deliveries: Deliveries::default(),
+            deliveries,
             adapter_name,
         }
     }
@@ -81,8 +80,7 @@ impl<A: IoAdapter> Io<A> {
         event: impl AsRef<str>,
         data: &T,
     ) -> Result<(), BroadcastError> {
-        self.deliveries
-            .checked("/", self.io.emit(event, data).await)
+        self.io.emit(event, data).await
     }
 
     /// The messages this app's sockets could not take (full buffers), counted per namespace.

@@ -35,6 +35,7 @@
 //!   [`AppBuilder::ordered_events`] to opt out.
 
 mod adapter;
+mod any_adapter;
 mod app;
 mod builder;
 mod cluster;
@@ -63,8 +64,10 @@ mod session;
 mod shutdown;
 
 pub use adapter::{
-    Adapter, AdapterError, BoxFuture, Health, NamespaceInit, is_remote_broadcast, redact_url,
+    Adapter, AdapterError, BoxFuture, Health, IoState, NamespaceInit, is_remote_broadcast,
+    redact_url,
 };
+pub use any_adapter::{AnyAckStream, AnyAdapter, AnyState, NamespaceReady};
 pub use app::App;
 pub use builder::AppBuilder;
 pub use cluster::{IoError, KICKED_EVENT, SERVER_DISCONNECT_EVENT};

@@ -37,7 +37,7 @@ use axum::{
 use serde::Serialize;
 use socketioxide::adapter::Adapter as IoAdapter;
 
-use crate::{ConnectionInfo, Health, Io, adapter::DynAdapter};
+use crate::{AnyAdapter, ConnectionInfo, Health, Io, adapter::DynAdapter};
 
 mod page;
 mod prometheus;
@@ -109,9 +109,9 @@ pub struct ConnectionStats {
 }
 
 /// Reads the state of a running app for monitoring; cheap to clone.
-pub struct Monitor<A: IoAdapter> {
+pub struct Monitor<A: IoAdapter = AnyAdapter> {
     io: Io<A>,
-    adapter: Arc<dyn DynAdapter<A>>,
+    adapter: Arc<dyn DynAdapter>,
     sources: Vec<Arc<dyn MetricsSource>>,
 }
 
@@ -126,7 +126,7 @@ impl<A: IoAdapter> Clone for Monitor<A> {
 }
 
 impl<A: IoAdapter> Monitor<A> {
-    pub(crate) fn new(io: Io<A>, adapter: Arc<dyn DynAdapter<A>>) -> Self {
+    pub(crate) fn new(io: Io<A>, adapter: Arc<dyn DynAdapter>) -> Self {
         Self {
             io,
             adapter,

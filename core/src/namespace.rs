@@ -8,8 +8,8 @@ use tower::{Service, ServiceExt, util::BoxCloneSyncService};
 use tower_layer::{Identity, Layer, Stack};
 
 use crate::{
-    Admit, AppContext, BoxError, BoxedHandler, BuildError, ConnectRequest, EventHandler,
-    EventRequest, Router,
+    Admit, AnyAdapter, AppContext, BoxError, BoxedHandler, BuildError, ConnectRequest,
+    EventHandler, EventRequest, Router,
     hooks::{HookList, HookRoutes},
     router::RouteTable,
 };
@@ -21,7 +21,7 @@ use crate::{
 /// stack → admission, app event stack → namespace event stack → handler. The root namespace `/` is configured directly on the
 /// [`AppBuilder`](crate::AppBuilder); other namespaces through
 /// [`AppBuilder::namespace`](crate::AppBuilder::namespace).
-pub struct NamespaceBuilder<S, A: IoAdapter, CL = Identity, EL = Identity> {
+pub struct NamespaceBuilder<S, A: IoAdapter = AnyAdapter, CL = Identity, EL = Identity> {
     pub(crate) path: String,
     pub(crate) public: bool,
     connect: CL,
@@ -111,7 +111,7 @@ pub(crate) struct NamespaceStacks<A: IoAdapter> {
             event layers must wrap `Router<S, A>` into a `Service<EventRequest<A>, Response = ()>`; \
             both must be `Clone + Send + Sync + 'static` with errors convertible into `BoxError`"
 )]
-pub trait NamespaceSpec<S, A: IoAdapter>: Send {
+pub trait NamespaceSpec<S, A: IoAdapter = AnyAdapter>: Send {
     /// The namespace's path.
     fn path(&self) -> &str;
     /// Adds a handler declared by hooks.

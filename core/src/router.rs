@@ -8,7 +8,7 @@ use std::{
 
 use socketioxide::adapter::Adapter as IoAdapter;
 
-use crate::{AppContext, BoxFuture, BoxedHandler, EventError, EventRequest};
+use crate::{AnyAdapter, AppContext, BoxFuture, BoxedHandler, EventError, EventRequest};
 
 /// The handlers of one namespace, by event name, and its optional fallback.
 pub(crate) struct RouteTable<S, A: IoAdapter> {
@@ -44,15 +44,11 @@ impl<S, A: IoAdapter> RouteTable<S, A> {
         }
         self.fallback = Some(handler);
     }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.handlers.is_empty() && self.fallback.is_none()
-    }
 }
 
 /// Routes an event to the handler registered for its name, else to the fallback, else refuses it
 /// with [`EventError::UnknownEvent`].
-pub struct Router<S, A: IoAdapter> {
+pub struct Router<S, A: IoAdapter = AnyAdapter> {
     routes: Arc<RouteTable<S, A>>,
     cx: Arc<AppContext<S, A>>,
 }

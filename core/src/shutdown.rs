@@ -73,8 +73,7 @@ where
         });
         for ns in self.io().socketio().nsps() {
             let path = ns.ns_path().to_owned();
-            let sent = ns.local().emit(SHUTDOWN_EVENT, &notice).await;
-            if let Err(e) = self.io().deliveries().checked(&path, sent) {
+            if let Err(e) = ns.local().emit(SHUTDOWN_EVENT, &notice).await {
                 tracing::warn!(ns = path, "shutdown notice not sent: {e}");
             }
         }

@@ -31,7 +31,6 @@ use iostack::{
     },
     monitoring::Access,
     rooms::{AutoJoinLayer, RoomRules, get_rooms},
-    socketioxide::adapter::Adapter as IoAdapter,
 };
 use iostack_channels::{ChannelStore, Channels, ConnectionLogStore, Database, NewChannel};
 use serde::Deserialize;
@@ -62,10 +61,7 @@ struct Settings {
 }
 
 /// "Namespaces": `/chat` `message` → every `/chat` client, the sender included, data unchanged.
-async fn chat_message<A: IoAdapter>(
-    io: Io<A>,
-    Data(data): Data<Payload>,
-) -> Result<(), BroadcastError> {
+async fn chat_message(io: Io, Data(data): Data<Payload>) -> Result<(), BroadcastError> {
     match io.of("/chat") {
         Some(chat) => chat.emit("message", &data).await,
         None => Ok(()),
@@ -74,10 +70,10 @@ async fn chat_message<A: IoAdapter>(
 
 /// "Namespaces": `/admin` `broadcast` → `admin:announcement` to the main namespace, data unchanged.
 /// Ours: an ack `{ok: true}` if the client asked for one.
-async fn admin_broadcast<A: IoAdapter>(
-    io: Io<A>,
+async fn admin_broadcast(
+    io: Io,
     Data(data): Data<Payload>,
-    ack: AckSender<A>,
+    ack: AckSender,
 ) -> Result<(), BroadcastError> {
     io.emit("admin:announcement", &data).await?;
     let _ = ack.send(&json!({ "ok": true }));
@@ -86,11 +82,7 @@ async fn admin_broadcast<A: IoAdapter>(
 
 /// "Custom helpers": `kickUser(userId, reason)`; every socket of the user gets `kicked {reason}`,
 /// then is disconnected. Ours: an ack `{kicked: bool}`.
-async fn kick<A: IoAdapter>(
-    io: Io<A>,
-    Data(kick): Data<Kick>,
-    ack: AckSender<A>,
-) -> Result<(), String> {
+async fn kick(io: Io, Data(kick): Data<Kick>, ack: AckSender) -> Result<(), String> {
     let user_id = match &kick.user_id {
         Value::String(id) if !id.is_empty() => id.clone(),
         Value::Number(id) => id.to_string(),
@@ -112,8 +104,8 @@ fn admin_only(_: BoxError) -> BoxError {
     "Admin access required".into()
 }
 
-async fn run<AD: Adapter>(
-    adapter: AD,
+async fn run(
+    adapter: impl Adapter,
     db: Database,
     settings: Settings,
 ) -> Result<(), Box<dyn std::error::Error>> {
@@ -164,7 +156,7 @@ async fn run<AD: Adapter>(
     // "Rate limiting": 100 events a minute per socket, in every namespace, checked as events
     // arrive (a gate), so a flood is refused before it waits in the socket's queue.
     let rate_limit = RateLimitLayer::per_socket(100, Duration::from_secs(60))
-        .on_limit(|req: &EventRequest<AD::Io>| {
+        .on_limit(|req: &EventRequest| {
             tracing::warn!("[io] Rate limit exceeded: {}", req.socket().id);
         })
         .into_gate();
@@ -179,17 +171,14 @@ async fn run<AD: Adapter>(
         .on_connect(AuthLayer::new(verifier.clone()))
         .on_connect(rooms.clone())
         .on_event(events.clone())
-        .on(
-            "echo",
-            async |Data(v): Data<Payload>, ack: AckSender<AD::Io>| {
-                let _ = ack.send(&v);
-            },
-        )
-        .on("whoami", async |user: Identity, ack: AckSender<AD::Io>| {
+        .on("echo", async |Data(v): Data<Payload>, ack: AckSender| {
+            let _ = ack.send(&v);
+        })
+        .on("whoami", async |user: Identity, ack: AckSender| {
             let _ = ack.send(&user);
         })
-        .on("get-rooms", get_rooms::<AD::Io>)
-        .namespace("/chat", |ns| ns.on("message", chat_message::<AD::Io>))
+        .on("get-rooms", get_rooms)
+        .namespace("/chat", |ns| ns.on("message", chat_message))
         // Outside the app's stacks because the page gives `/admin` its own admin-only check in
         // place of the app's authentication; the same guard, rooms and event stack otherwise.
         .public_namespace("/admin", |ns| {
@@ -198,8 +187,8 @@ async fn run<AD: Adapter>(
                 .on_connect(AuthLayer::new(verifier).require_role("admin"))
                 .on_connect(rooms)
                 .on_event(events)
-                .on("broadcast", admin_broadcast::<AD::Io>)
-                .on("kick", kick::<AD::Io>)
+                .on("broadcast", admin_broadcast)
+                .on("kick", kick)
         })
         // "Complex room logic": join-channel (seats freed at startup and when the server stops).
         .hooks(Channels::new(store, "/"))

@@ -6,7 +6,7 @@ use std::{sync::Mutex, time::Duration};
 
 use iostack::{
     HookError, Hooks, Identity, InitContext, Io, extract::SocketRef,
-    middleware::event_stats::EventStats, socketioxide::adapter::Adapter as IoAdapter,
+    middleware::event_stats::EventStats,
 };
 use tokio::task::AbortHandle;
 
@@ -45,18 +45,18 @@ pub(crate) struct SeedHooks {
     pub(crate) tasks: Mutex<Vec<AbortHandle>>,
 }
 
-fn username(socket: &SocketRef<impl IoAdapter>) -> Option<String> {
+fn username(socket: &SocketRef) -> Option<String> {
     let user = socket.extensions.get::<Identity>()?;
     Some(user.username.unwrap_or(user.id))
 }
 
 #[async_trait::async_trait]
-impl<A: IoAdapter> Hooks<(), A> for SeedHooks {
+impl Hooks<()> for SeedHooks {
     fn name(&self) -> &str {
         "seed"
     }
 
-    async fn init(&self, cx: &mut InitContext<(), A>) -> Result<(), HookError> {
+    async fn init(&self, cx: &mut InitContext<()>) -> Result<(), HookError> {
         // "Periodic stats logging": the sockets of the main namespace, every minute.
         let io = cx.io.clone();
         let every = self.intervals.active_connections;
@@ -77,7 +77,7 @@ impl<A: IoAdapter> Hooks<(), A> for SeedHooks {
         Ok(())
     }
 
-    async fn on_connection(&self, socket: &SocketRef<A>) {
+    async fn on_connection(&self, socket: &SocketRef) {
         match socket.ns() {
             "/admin" => {
                 let name = username(socket).unwrap_or_default();
@@ -98,7 +98,7 @@ impl<A: IoAdapter> Hooks<(), A> for SeedHooks {
         }
     }
 
-    async fn on_shutdown(&self, _: &Io<A>) {
+    async fn on_shutdown(&self, _: &Io) {
         for task in self
             .tasks
             .lock()

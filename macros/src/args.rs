@@ -2,11 +2,10 @@
 
 use syn::{Expr, ExprLit, Lit, LitStr, Meta, Token, Type, parse::Parser, punctuated::Punctuated};
 
-/// `#[hooks(state = T, adapter = U)]`.
+/// `#[hooks(state = T)]`.
 #[derive(Default)]
 pub(crate) struct HooksArgs {
     pub(crate) state: Option<Type>,
-    pub(crate) adapter: Option<Type>,
 }
 
 pub(crate) fn parse_hooks_args(attr: proc_macro2::TokenStream) -> syn::Result<HooksArgs> {
@@ -16,18 +15,21 @@ pub(crate) fn parse_hooks_args(attr: proc_macro2::TokenStream) -> syn::Result<Ho
         let Meta::NameValue(nv) = &meta else {
             return Err(syn::Error::new_spanned(
                 meta,
-                "expected `state = Type` or `adapter = Type` in #[hooks]",
+                "expected `state = Type` in #[hooks]",
             ));
         };
         let ty: Type = syn::parse2(quote::ToTokens::to_token_stream(&nv.value))?;
         if nv.path.is_ident("state") {
             args.state = Some(ty);
         } else if nv.path.is_ident("adapter") {
-            args.adapter = Some(ty);
+            return Err(syn::Error::new_spanned(
+                &nv.path,
+                "#[hooks] works on every adapter: choose it with `AppBuilder::adapter`, not here",
+            ));
         } else {
             return Err(syn::Error::new_spanned(
                 &nv.path,
-                "unknown argument for #[hooks]: expected `state` or `adapter`",
+                "unknown argument for #[hooks]: expected `state`",
             ));
         }
     }

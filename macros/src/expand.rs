@@ -43,7 +43,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             Err(e) => push(e),
         }
         if method.sig.ident == "init" {
-            match init_types(method) {
+            match init_state(method) {
                 Ok(types) => init = Some(types),
                 Err(e) => push(e),
             }
@@ -69,12 +69,8 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         }
     }
 
-    let (init_state, init_adapter) = init.clone().unwrap_or((None, None));
-    let state = args.state.or(init_state);
-    let adapter = args
-        .adapter
-        .or(init_adapter)
-        .unwrap_or_else(|| syn::parse_quote!(::iostack::socketioxide::adapter::LocalAdapter));
+    let state = args.state.or(init.clone().flatten());
+    let adapter: Type = syn::parse_quote!(::iostack::AnyAdapter);
     let Some(state) = state else {
         push(syn::Error::new(
             Span::call_site(),
@@ -211,8 +207,8 @@ fn check_method(method: &ImplItemFn, kind: &str) -> syn::Result<()> {
     }
 }
 
-/// The state (and adapter) types of `init(&self, cx: &mut InitContext<S[, A]>)`.
-fn init_types(method: &ImplItemFn) -> syn::Result<(Option<Type>, Option<Type>)> {
+/// The state type of `init(&self, cx: &mut InitContext<S>)`.
+fn init_state(method: &ImplItemFn) -> syn::Result<Option<Type>> {
     let wrong = || {
         syn::Error::new_spanned(
             &method.sig,
@@ -240,11 +236,10 @@ fn init_types(method: &ImplItemFn) -> syn::Result<(Option<Type>, Option<Type>)> 
     let syn::PathArguments::AngleBracketed(generics) = &last.arguments else {
         return Err(wrong());
     };
-    let mut types = generics.args.iter().filter_map(|a| match a {
+    Ok(generics.args.iter().find_map(|a| match a {
         syn::GenericArgument::Type(t) => Some(t.clone()),
         _ => None,
-    });
-    Ok((types.next(), types.next()))
+    }))
 }
 
 /// Registers one `#[event]` method.

@@ -8,7 +8,8 @@
 //! - `#[on_connection]`, `#[on_disconnect]` (both with an optional `ns = "/path"`) and `#[on_shutdown]`
 //!   methods run at those points, in declaration order; their arguments are picked by type
 //!   (`SocketRef`, `Identity`, `Option<Identity>`, `DisconnectReason`, `Io`).
-//! - `#[hooks(adapter = Type)]` targets another socketioxide adapter than the in-process one.
+//! - The generated hooks work on every adapter (memory, Redis, MongoDB): the app's adapter is chosen
+//!   with `AppBuilder::adapter`, never in the hooks.
 //!
 //! Misuse is a compile error pointing at the offending item. See the facade's docs for an example.
 

@@ -7,12 +7,10 @@ use std::{
 };
 
 use iostack_core::{
-    HookError, HookRoutes, Hooks, Identity, InitContext, Io,
+    AnyAdapter, HookError, HookRoutes, Hooks, Identity, InitContext, Io,
     rooms::user_room,
     socketioxide::{
-        adapter::{Adapter as IoAdapter, LocalAdapter},
-        extract::SocketRef,
-        operators::BroadcastOperators,
+        adapter::Adapter as IoAdapter, extract::SocketRef, operators::BroadcastOperators,
         socket::DisconnectReason,
     },
 };
@@ -52,7 +50,7 @@ pub struct OnlineUser {
 
 /// Presence hooks: register with [`AppBuilder::hooks`](iostack_core::AppBuilder::hooks) and keep
 /// a clone to ask who is online. See the [crate docs](crate) for the events clients use.
-pub struct Presence<A: IoAdapter = LocalAdapter> {
+pub struct Presence<A: IoAdapter = AnyAdapter> {
     inner: Arc<Inner<A>>,
 }
 

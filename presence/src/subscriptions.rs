@@ -7,11 +7,8 @@ use std::{
 };
 
 use iostack_core::{
-    HookError, HookRoutes, Hooks, Identity, InitContext, Io,
-    socketioxide::{
-        adapter::{Adapter as IoAdapter, LocalAdapter},
-        extract::SocketRef,
-    },
+    AnyAdapter, HookError, HookRoutes, Hooks, Identity, InitContext, Io,
+    socketioxide::{adapter::Adapter as IoAdapter, extract::SocketRef},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -35,7 +32,7 @@ pub(crate) struct Spec {
 
 /// Subscription hooks: register with [`AppBuilder::hooks`](iostack_core::AppBuilder::hooks), keep
 /// a clone, and [`publish`](Self::publish) every change. See the [crate docs](crate).
-pub struct Subscriptions<A: IoAdapter = LocalAdapter> {
+pub struct Subscriptions<A: IoAdapter = AnyAdapter> {
     inner: Arc<Inner<A>>,
 }
 
@@ -137,9 +134,10 @@ impl<A: IoAdapter> Subscriptions<A> {
         for (data, rooms) in groups.into_values() {
             report.broadcasts += 1;
             let payload = json!({ "type": content_type, "data": data });
-            let sent = ops.clone().to(rooms).emit(action.event(), &payload).await;
-            io.deliveries()
-                .checked(&self.inner.ns, sent)
+            ops.clone()
+                .to(rooms)
+                .emit(action.event(), &payload)
+                .await
                 .map_err(PresenceError::adapter)?;
         }
         Ok(report)

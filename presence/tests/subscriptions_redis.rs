@@ -6,15 +6,15 @@ mod support;
 use iostack_core::{App, Io};
 use iostack_middleware::auth::AuthLayer;
 use iostack_presence::{Action, Permissions, Subscriptions};
-use iostack_redis::{RedisAdapter, RedisConfig, RedisIoAdapter};
+use iostack_redis::{RedisAdapter, RedisConfig};
 use iostack_testing::{TestServer, services::RedisServer};
 use serde_json::json;
 use support::{Tokens, article, article_policy, client, received};
 
 struct Node {
     server: TestServer,
-    io: Io<RedisIoAdapter>,
-    subs: Subscriptions<RedisIoAdapter>,
+    io: Io,
+    subs: Subscriptions,
 }
 
 async fn node(redis: &RedisServer) -> Node {

@@ -12,7 +12,7 @@
 //! ```
 
 use iostack_core::{Adapter, AdapterError, BoxFuture, Health};
-use socketioxide::{SocketIoBuilder, adapter::LocalAdapter};
+use socketioxide::adapter::LocalAdapter;
 
 /// Keeps the cluster state in this process: one node, nothing to connect to.
 #[derive(Debug, Clone, Copy, Default)]
@@ -33,8 +33,8 @@ impl Adapter for MemoryAdapter {
         "memory"
     }
 
-    async fn install(&self, builder: SocketIoBuilder) -> Result<SocketIoBuilder, AdapterError> {
-        Ok(builder)
+    async fn install(&self) -> Result<(), AdapterError> {
+        Ok(())
     }
 
     fn init_namespace(_: ()) -> BoxFuture<'static, Result<(), AdapterError>> {

@@ -30,8 +30,8 @@ use std::{
     time::Duration,
 };
 
-use iostack_core::{Adapter, AdapterError, BoxFuture, Health, NamespaceInit};
-use socketioxide::{SocketIoBuilder, adapter::Emitter};
+use iostack_core::{Adapter, AdapterError, BoxFuture, Health, IoState, NamespaceInit};
+use socketioxide::adapter::Emitter;
 use socketioxide_mongodb::{
     CustomMongoDbAdapter, MessageExpirationStrategy, MongoDbAdapterConfig, MongoDbAdapterCtr,
     drivers::mongodb::MongoDbDriver,
@@ -177,10 +177,7 @@ impl Adapter for MongoAdapter {
         "mongo"
     }
 
-    async fn install(
-        &self,
-        builder: SocketIoBuilder,
-    ) -> Result<SocketIoBuilder<MongoIoAdapter>, AdapterError> {
+    async fn install(&self) -> Result<IoState<MongoIoAdapter>, AdapterError> {
         let mut options = mongodb::options::ClientOptions::parse(&self.config.url)
             .await
             .map_err(|e| self.error(e))?;
@@ -211,7 +208,7 @@ impl Adapter for MongoAdapter {
         let ctr = MongoDbAdapterCtr::new_with_driver(driver, config);
         let _ = self.db.set(db);
         tracing::info!(url = %self.config.redacted_url(), "mongo adapter connected");
-        Ok(builder.with_adapter::<MongoIoAdapter>(ctr))
+        Ok(ctr)
     }
 
     fn init_namespace(

@@ -70,8 +70,8 @@ pub use server_side::{NodeCluster, ServerSideAck, ServerSideEvent};
 
 use std::sync::Arc;
 
-use iostack_core::{Adapter, AdapterError, BoxFuture, Health, NamespaceInit};
-use socketioxide::{SocketIoBuilder, adapter::Emitter};
+use iostack_core::{Adapter, AdapterError, BoxFuture, Health, IoState, NamespaceInit};
+use socketioxide::adapter::Emitter;
 
 use cluster::Shared;
 use connection::Connection;
@@ -123,10 +123,7 @@ impl Adapter for RedisNodeAdapter {
         "redis-node"
     }
 
-    async fn install(
-        &self,
-        builder: SocketIoBuilder,
-    ) -> Result<SocketIoBuilder<RedisNodeIoAdapter>, AdapterError> {
+    async fn install(&self) -> Result<IoState<RedisNodeIoAdapter>, AdapterError> {
         let timeout = self.config.connect_timeout;
         let conn = tokio::time::timeout(timeout, Connection::open(&self.config))
             .await
@@ -144,7 +141,7 @@ impl Adapter for RedisNodeAdapter {
             ));
         }
         tracing::info!(url = %self.config.redacted_url(), uid = shared.uid, "redis-node adapter connected");
-        Ok(builder.with_adapter::<RedisNodeIoAdapter>(ClusterState(shared)))
+        Ok(ClusterState(shared))
     }
 
     fn init_namespace(

@@ -36,8 +36,8 @@ use std::{
     time::Duration,
 };
 
-use iostack_core::{Adapter, AdapterError, BoxFuture, Health, NamespaceInit};
-use socketioxide::{SocketIoBuilder, adapter::Emitter};
+use iostack_core::{Adapter, AdapterError, BoxFuture, Health, IoState, NamespaceInit};
+use socketioxide::adapter::Emitter;
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 
 use connection::Connection;
@@ -129,10 +129,7 @@ impl Adapter for RedisAdapter {
         "redis"
     }
 
-    async fn install(
-        &self,
-        builder: SocketIoBuilder,
-    ) -> Result<SocketIoBuilder<RedisIoAdapter>, AdapterError> {
+    async fn install(&self) -> Result<IoState<RedisIoAdapter>, AdapterError> {
         let subscriptions = Arc::new(Subscriptions::default());
         let conn = self.connect(subscriptions.clone()).await?;
         let _ = self.conn.set(conn.clone());
@@ -151,7 +148,7 @@ impl Adapter for RedisAdapter {
             .with_request_timeout(self.config.request_timeout);
         let ctr = RedisAdapterCtr::new_with_driver(driver, config);
         tracing::info!(url = %self.config.redacted_url(), "redis adapter connected");
-        Ok(builder.with_adapter::<RedisIoAdapter>(ctr))
+        Ok(ctr)
     }
 
     fn init_namespace(

@@ -6,18 +6,15 @@ mod settings;
 
 use std::{sync::Arc, time::Duration};
 
-use socketioxide::{
-    SocketIo, SocketIoBuilder,
-    adapter::{Adapter as IoAdapter, LocalAdapter},
-};
-use socketioxide_core::adapter::DefinedAdapter;
+use socketioxide::{SocketIo, SocketIoBuilder};
 use tower::Service;
 use tower_layer::{Identity, Layer, Stack};
 
 use crate::{
-    Adapter, App, AppContext, BoxError, BuildError, ConnectRequest, ConnectionRegistry, EventGate,
-    EventHandler, EventRequest, Hooks, InitContext, Io, NamespaceBuilder, ServerLimits,
+    Adapter, AnyAdapter, App, AppContext, BoxError, BuildError, ConnectRequest, ConnectionRegistry,
+    EventGate, EventHandler, EventRequest, Hooks, InitContext, Io, NamespaceBuilder, ServerLimits,
     adapter::{DefaultLocal, DynAdapter},
+    delivery::Deliveries,
     gate::Gates,
     hooks::HookList,
     namespace::{NamespaceConnect, NamespaceEvents, NamespaceSpec},
@@ -62,7 +59,6 @@ where
             limits: ServerLimits::default(),
             max_payload: DEFAULT_MAX_PAYLOAD,
             gates: Vec::new(),
-            misuse: None,
         }
     }
 }
@@ -83,80 +79,66 @@ where
 /// app.serve(listener).await?;
 /// # Ok(()) }
 /// ```
-pub struct AppBuilder<S, A: IoAdapter = LocalAdapter, CL = Identity, EL = Identity> {
+pub struct AppBuilder<S, CL = Identity, EL = Identity> {
     state: S,
     connect: CL,
     events: EL,
-    root: NamespaceBuilder<S, A>,
-    namespaces: Vec<Box<dyn NamespaceSpec<S, A>>>,
-    hooks: Vec<Arc<dyn Hooks<S, A>>>,
-    adapter: Arc<dyn DynAdapter<A>>,
+    root: NamespaceBuilder<S>,
+    namespaces: Vec<Box<dyn NamespaceSpec<S>>>,
+    hooks: Vec<Arc<dyn Hooks<S>>>,
+    adapter: Arc<dyn DynAdapter>,
     configure: Vec<Configure>,
     options: EventOptions,
     shutdown: ShutdownOptions,
     active_log: Option<Duration>,
     limits: ServerLimits,
     max_payload: usize,
-    gates: Vec<Arc<dyn EventGate<A>>>,
-    misuse: Option<String>,
+    gates: Vec<Arc<dyn EventGate>>,
 }
 
-impl<S, CL, EL> AppBuilder<S, LocalAdapter, CL, EL>
+impl<S, CL, EL> AppBuilder<S, CL, EL>
 where
     S: Clone + Send + Sync + 'static,
 {
-    /// Installs the adapter that connects this node to the others (Redis, MongoDB, memory).
+    /// Installs the adapter that connects this node to the others (Redis, MongoDB, memory),
+    /// replacing the in-process default. Handlers, namespaces and hooks do not depend on it, so it
+    /// may come anywhere in the chain, and switching backends is this one line.
     ///
-    /// Layers added before it are kept; handlers, namespaces and hooks are typed by the adapter, so
-    /// call it before adding them: what was registered before it is dropped, and `build()` reports it.
-    pub fn adapter<AD: Adapter>(self, adapter: AD) -> AppBuilder<S, AD::Io, CL, EL> {
-        let misuse = (!self.root.routes.is_empty()
-            || !self.namespaces.is_empty()
-            || !self.hooks.is_empty()
-            || !self.gates.is_empty())
-        .then(|| "call `adapter()` before adding handlers, namespaces, hooks or gates".to_owned());
-        AppBuilder {
-            state: self.state,
-            connect: self.connect,
-            events: self.events,
-            root: NamespaceBuilder::new("/"),
-            namespaces: Vec::new(),
-            hooks: Vec::new(),
-            adapter: Arc::new(adapter),
-            configure: self.configure,
-            options: self.options,
-            shutdown: self.shutdown,
-            active_log: self.active_log,
-            limits: self.limits,
-            max_payload: self.max_payload,
-            gates: Vec::new(),
-            misuse: self.misuse.or(misuse),
-        }
+    /// ```
+    /// use iostack_core::{App, extract::{AckSender, Data}};
+    ///
+    /// # async fn run(adapter: impl iostack_core::Adapter) -> Result<(), iostack_core::BuildError> {
+    /// let app = App::builder(())
+    ///     .on("echo", async |Data(v): Data<serde_json::Value>, ack: AckSender| {
+    ///         let _ = ack.send(&v);
+    ///     })
+    ///     .adapter(adapter) // e.g. `RedisAdapter::from_env()?`: the handler above is unchanged
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn adapter(mut self, adapter: impl Adapter) -> Self {
+        self.adapter = Arc::new(adapter);
+        self
     }
-}
 
-impl<S, A, CL, EL> AppBuilder<S, A, CL, EL>
-where
-    S: Clone + Send + Sync + 'static,
-    A: IoAdapter + DefinedAdapter,
-{
     /// Adds a layer to the app's connect stack: it sees every [`ConnectRequest`](crate::ConnectRequest)
     /// of every namespace, declared before or after it, except [public](Self::public_namespace) ones.
     ///
     /// A namespace's own connect layers run inside the app's: app stack → namespace stack → admission.
-    pub fn on_connect<L>(self, layer: L) -> AppBuilder<S, A, Stack<L, CL>, EL> {
+    pub fn on_connect<L>(self, layer: L) -> AppBuilder<S, Stack<L, CL>, EL> {
         self.map_stacks(|connect, events| (Stack::new(layer, connect), events))
     }
 
     /// Adds a layer to the app's event stack: it sees every [`EventRequest`](crate::EventRequest)
     /// of every namespace except [public](Self::public_namespace) ones, around the namespace's own
     /// event layers.
-    pub fn on_event<L>(self, layer: L) -> AppBuilder<S, A, CL, Stack<L, EL>> {
+    pub fn on_event<L>(self, layer: L) -> AppBuilder<S, CL, Stack<L, EL>> {
         self.map_stacks(|connect, events| (connect, Stack::new(layer, events)))
     }
 
     /// Handles `event` of the root namespace with `handler`.
-    pub fn on<H: EventHandler<S, A, T>, T: 'static>(
+    pub fn on<H: EventHandler<S, AnyAdapter, T>, T: 'static>(
         mut self,
         event: impl Into<String>,
         handler: H,
@@ -166,7 +148,7 @@ where
     }
 
     /// Handles the root namespace's events that have no handler of their own.
-    pub fn fallback<H: EventHandler<S, A, T>, T: 'static>(mut self, handler: H) -> Self {
+    pub fn fallback<H: EventHandler<S, AnyAdapter, T>, T: 'static>(mut self, handler: H) -> Self {
         self.root = self.root.fallback(handler);
         self
     }
@@ -195,8 +177,8 @@ where
     /// ```
     pub fn namespace<F, CL2, EL2>(mut self, path: impl Into<String>, configure: F) -> Self
     where
-        F: FnOnce(NamespaceBuilder<S, A>) -> NamespaceBuilder<S, A, CL2, EL2>,
-        NamespaceBuilder<S, A, CL2, EL2>: NamespaceSpec<S, A> + 'static,
+        F: FnOnce(NamespaceBuilder<S>) -> NamespaceBuilder<S, AnyAdapter, CL2, EL2>,
+        NamespaceBuilder<S, AnyAdapter, CL2, EL2>: NamespaceSpec<S> + 'static,
     {
         self.namespaces
             .push(Box::new(configure(NamespaceBuilder::new(path))));
@@ -207,8 +189,8 @@ where
     /// apply, only the layers `configure` adds. For deliberately open namespaces (a status feed).
     pub fn public_namespace<F, CL2, EL2>(mut self, path: impl Into<String>, configure: F) -> Self
     where
-        F: FnOnce(NamespaceBuilder<S, A>) -> NamespaceBuilder<S, A, CL2, EL2>,
-        NamespaceBuilder<S, A, CL2, EL2>: NamespaceSpec<S, A> + 'static,
+        F: FnOnce(NamespaceBuilder<S>) -> NamespaceBuilder<S, AnyAdapter, CL2, EL2>,
+        NamespaceBuilder<S, AnyAdapter, CL2, EL2>: NamespaceSpec<S> + 'static,
     {
         let mut ns = NamespaceBuilder::new(path);
         ns.public = true;
@@ -217,15 +199,12 @@ where
     }
 
     /// Registers hooks; init hooks run in registration order.
-    pub fn hooks(mut self, hooks: impl Hooks<S, A>) -> Self {
+    pub fn hooks(mut self, hooks: impl Hooks<S>) -> Self {
         self.hooks.push(Arc::new(hooks));
         self
     }
 
-    fn map_stacks<CL2, EL2>(
-        self,
-        f: impl FnOnce(CL, EL) -> (CL2, EL2),
-    ) -> AppBuilder<S, A, CL2, EL2> {
+    fn map_stacks<CL2, EL2>(self, f: impl FnOnce(CL, EL) -> (CL2, EL2)) -> AppBuilder<S, CL2, EL2> {
         let (connect, events) = f(self.connect, self.events);
         AppBuilder {
             state: self.state,
@@ -242,31 +221,24 @@ where
             limits: self.limits,
             max_payload: self.max_payload,
             gates: self.gates,
-            misuse: self.misuse,
         }
     }
 
     /// Constructs the server, registers every namespace, then runs the init hooks in order.
     ///
     /// Fails with the first error, naming the hook, namespace or adapter; nothing is left running.
-    pub async fn build(self) -> Result<App<S, A>, BuildError>
+    pub async fn build(self) -> Result<App<S>, BuildError>
     where
-        CL: Layer<NamespaceConnect<A>> + Send,
-        CL::Service: Service<ConnectRequest<A>, Response = ConnectRequest<A>>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        <CL::Service as Service<ConnectRequest<A>>>::Error: Into<BoxError>,
-        <CL::Service as Service<ConnectRequest<A>>>::Future: Send,
-        EL: Layer<NamespaceEvents<A>> + Send,
-        EL::Service: Service<EventRequest<A>, Response = ()> + Clone + Send + Sync + 'static,
-        <EL::Service as Service<EventRequest<A>>>::Error: Into<BoxError>,
-        <EL::Service as Service<EventRequest<A>>>::Future: Send,
+        CL: Layer<NamespaceConnect<AnyAdapter>> + Send,
+        CL::Service:
+            Service<ConnectRequest, Response = ConnectRequest> + Clone + Send + Sync + 'static,
+        <CL::Service as Service<ConnectRequest>>::Error: Into<BoxError>,
+        <CL::Service as Service<ConnectRequest>>::Future: Send,
+        EL: Layer<NamespaceEvents<AnyAdapter>> + Send,
+        EL::Service: Service<EventRequest, Response = ()> + Clone + Send + Sync + 'static,
+        <EL::Service as Service<EventRequest>>::Error: Into<BoxError>,
+        <EL::Service as Service<EventRequest>>::Future: Send,
     {
-        if let Some(misuse) = self.misuse {
-            return Err(BuildError::Config(misuse));
-        }
         let adapter_name = self.adapter.name();
         let payload = self.max_payload;
         let builder = self.configure.into_iter().fold(
@@ -279,22 +251,30 @@ where
                 .ws_max_frame_size(payload),
             |builder, f| f(builder),
         );
-        let builder =
-            self.adapter
-                .install(builder)
-                .await
-                .map_err(|source| BuildError::Adapter {
-                    adapter: adapter_name,
-                    source,
-                })?;
-        let (layer, io) = builder.build_layer();
+        let deliveries = Deliveries::default();
+        let adapter_state = self
+            .adapter
+            .install(deliveries.clone())
+            .await
+            .map_err(|source| BuildError::Adapter {
+                adapter: adapter_name,
+                source,
+            })?;
+        let (layer, io) = builder
+            .with_adapter::<AnyAdapter>(adapter_state)
+            .build_layer();
         let cx = Arc::new(AppContext {
             state: self.state.clone(),
-            io: Io::new(io.clone(), ConnectionRegistry::default(), adapter_name),
+            io: Io::new(
+                io.clone(),
+                ConnectionRegistry::default(),
+                adapter_name,
+                deliveries,
+            ),
         });
-        let hooks: HookList<S, A> = self.hooks.into();
+        let hooks: HookList<S, AnyAdapter> = self.hooks.into();
 
-        let mut specs: Vec<Box<dyn NamespaceSpec<S, A>>> = vec![Box::new(self.root)];
+        let mut specs: Vec<Box<dyn NamespaceSpec<S>>> = vec![Box::new(self.root)];
         specs.extend(self.namespaces);
         let checked = crate::namespace::check_specs(&specs)
             .and_then(|()| crate::namespace::add_hook_routes(&mut specs, &hooks))
@@ -327,7 +307,7 @@ where
                     NamespaceHandler::new(connect, events, &cx, &hooks, &gates, self.options),
                 )
             };
-            if let Err(e) = self.adapter.init_namespace(init).await {
+            if let Err(e) = init.wait().await {
                 io.close().await;
                 return Err(BuildError::Namespace {
                     path,

@@ -3,16 +3,14 @@
 
 use std::{sync::Arc, time::Duration};
 
-use socketioxide::{SocketIoBuilder, adapter::Adapter as IoAdapter};
-use socketioxide_core::adapter::DefinedAdapter;
+use socketioxide::SocketIoBuilder;
 
 use super::AppBuilder;
 use crate::{EventGate, ServerLimits, shutdown::ShutdownOptions};
 
-impl<S, A, CL, EL> AppBuilder<S, A, CL, EL>
+impl<S, CL, EL> AppBuilder<S, CL, EL>
 where
     S: Clone + Send + Sync + 'static,
-    A: IoAdapter + DefinedAdapter,
 {
     /// Tunes the socketioxide server (buffer sizes, timeouts, ping interval...).
     pub fn configure(
@@ -97,7 +95,7 @@ where
     /// Checks every incoming event of every namespace with `gate` as it arrives, before it is
     /// queued: see [`EventGate`]. A rate limit belongs here, so that a flood is refused even
     /// while the socket's handlers are slow.
-    pub fn gate(mut self, gate: impl EventGate<A>) -> Self {
+    pub fn gate(mut self, gate: impl EventGate) -> Self {
         self.gates.push(Arc::new(gate));
         self
     }

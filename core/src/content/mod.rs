@@ -137,8 +137,6 @@ impl ContentEvents {
                 namespace.to(rooms).emit(&event, &payload).await
             }
         };
-        io.deliveries()
-            .checked(&self.namespace, sent)
-            .map_err(|e| ContentError::Delivery(e.to_string()))
+        sent.map_err(|e| ContentError::Delivery(e.to_string()))
     }
 }

@@ -8,8 +8,7 @@ use tower::{Service, ServiceExt};
 
 use super::{Job, dispatch::QueuedBytes};
 use crate::{
-    AppContext, BoxError, EventError, EventRequest, connect::DisconnectCallback,
-    delivery::Deliveries, hooks::HookList,
+    AppContext, BoxError, EventError, EventRequest, connect::DisconnectCallback, hooks::HookList,
 };
 
 /// The task that owns one socket's session.
@@ -47,12 +46,11 @@ where
             match *job {
                 Job::Event(req, size) => {
                     self.queued.release(size);
-                    let deliveries = self.cx.io.deliveries();
                     if self.ordered {
-                        handle(&mut self.events, req, deliveries).await;
+                        handle(&mut self.events, req).await;
                     } else {
-                        let (mut events, deliveries) = (self.events.clone(), deliveries.clone());
-                        tokio::spawn(async move { handle(&mut events, req, &deliveries).await });
+                        let mut events = self.events.clone();
+                        tokio::spawn(async move { handle(&mut events, req).await });
                     }
                 }
                 Job::Disconnect(socket, reason) => {
@@ -75,9 +73,8 @@ where
     }
 }
 
-/// Runs one event through the stack; a refusal or failure reaches the client, and messages a
-/// handler reports undelivered are counted.
-async fn handle<A, E>(events: &mut E, req: EventRequest<A>, deliveries: &Deliveries)
+/// Runs one event through the stack; a refusal or failure reaches the client.
+async fn handle<A, E>(events: &mut E, req: EventRequest<A>)
 where
     A: IoAdapter,
     E: Service<EventRequest<A>, Response = ()>,
@@ -95,9 +92,6 @@ where
         match e.downcast_ref::<EventError>() {
             Some(EventError::Handler(_)) => {
                 tracing::warn!(socket.id = %socket, event, "handler failed: {e}");
-            }
-            Some(EventError::NotDelivered(dropped)) => {
-                deliveries.add(rejecter.socket().ns(), *dropped);
             }
             _ => tracing::debug!(socket.id = %socket, event, "event refused: {e}"),
         }

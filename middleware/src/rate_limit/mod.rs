@@ -37,7 +37,9 @@ use std::{
 
 use axum::extract::ConnectInfo;
 use governor::Quota;
-use iostack_core::{BoxError, EventRequest, Identity, socketioxide::adapter::Adapter as IoAdapter};
+use iostack_core::{
+    AnyAdapter, BoxError, EventRequest, Identity, socketioxide::adapter::Adapter as IoAdapter,
+};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -53,7 +55,7 @@ use quota::{DirectLimiter, SharedLimiter};
 pub struct RateLimited;
 
 /// Runs when an event is refused by a [`RateLimitLayer`]: log it, count it, disconnect the socket...
-pub trait OnLimit<A: IoAdapter>: Clone + Send + Sync + 'static {
+pub trait OnLimit<A: IoAdapter = AnyAdapter>: Clone + Send + Sync + 'static {
     /// Called with the refused event, before the client is told.
     fn on_limit(&self, req: &EventRequest<A>);
 }

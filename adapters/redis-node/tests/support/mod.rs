@@ -18,9 +18,7 @@ use iostack_core::{
     App, Io,
     extract::{AckSender, Data, SocketRef},
 };
-use iostack_redis_node::{
-    NodeCluster, RedisNodeAdapter, RedisNodeConfig, RedisNodeIoAdapter, ServerSideEvent,
-};
+use iostack_redis_node::{NodeCluster, RedisNodeAdapter, RedisNodeConfig, ServerSideEvent};
 use iostack_testing::{TestClient, TestServer, WAIT, services::RedisServer};
 use serde_json::{Value, json};
 use tokio::{
@@ -28,8 +26,6 @@ use tokio::{
     process::{Child, ChildStdin, Command},
     sync::{mpsc, oneshot},
 };
-
-pub type A = RedisNodeIoAdapter;
 
 /// How long starting a `node` process may take on a loaded machine.
 const NODE_START: Duration = Duration::from_secs(30);
@@ -212,7 +208,7 @@ pub async fn emitter(redis_url: &str, commands: Value) {
 /// The iostack node: `join` (ack: socket id) and `whoami` like the Node server.
 pub struct IostackNode {
     pub server: TestServer,
-    pub io: Io<A>,
+    pub io: Io,
     pub cluster: NodeCluster,
     pub server_side: mpsc::UnboundedReceiver<(String, Vec<Value>)>,
 }
@@ -236,12 +232,12 @@ pub async fn iostack_node(redis_url: &str, options: &Options) -> IostackNode {
         .adapter(adapter)
         .on(
             "join",
-            async |socket: SocketRef<A>, Data(room): Data<String>, ack: AckSender<A>| {
+            async |socket: SocketRef, Data(room): Data<String>, ack: AckSender| {
                 socket.join(room);
                 let _ = ack.send(&socket.id.to_string());
             },
         )
-        .on("whoami", async |socket: SocketRef<A>, ack: AckSender<A>| {
+        .on("whoami", async |socket: SocketRef, ack: AckSender| {
             let _ = ack.send(&socket.id.to_string());
         })
         .namespace("/chat", |ns| ns)

@@ -1,0 +1,285 @@
+//! [`AnyAdapter`]: the one socketioxide adapter every iostack app runs on.
+//!
+//! socketioxide types its sockets, acks and broadcasts by adapter (`SocketRef<RedisAdapter<..>>`).
+//! iostack installs this adapter whatever the backend and forwards every call to the backend chosen
+//! with [`AppBuilder::adapter`](crate::AppBuilder::adapter), so handlers, hooks and layers name one
+//! type and compile unchanged on memory, Redis and MongoDB. On the way it counts every message a
+//! broadcast from this node could not hand to a local socket (full buffer) in the app's
+//! [`Deliveries`], whatever the caller does with the result.
+
+use std::{sync::Arc, time::Duration};
+
+use futures_util::{FutureExt, stream::FusedStream};
+use socketioxide::{BroadcastError, adapter::Emitter};
+use socketioxide_core::{
+    adapter::{
+        AckStreamItem, BroadcastOptions, CoreAdapter, CoreLocalAdapter, DefinedAdapter,
+        RemoteSocketData, Room, RoomParam, SocketEmitter, Spawnable,
+        errors::AdapterError as IoAdapterError,
+    },
+    packet::Packet,
+};
+
+use crate::{
+    AdapterError, BoxFuture,
+    delivery::{Deliveries, dropped_in},
+};
+
+type Local = CoreLocalAdapter<Emitter>;
+type AckItem = AckStreamItem<<Emitter as SocketEmitter>::AckError>;
+
+/// The acknowledgements of a broadcast, whatever the backend.
+pub type AnyAckStream = std::pin::Pin<Box<dyn FusedStream<Item = AckItem> + Send>>;
+
+/// The socketioxide adapter of every iostack app: it forwards to the backend the app was built
+/// with. Users never construct it; it is the default adapter parameter of the socketioxide types
+/// iostack re-exports ([`SocketRef`](crate::extract::SocketRef), [`AckSender`](crate::extract::AckSender), …).
+pub struct AnyAdapter {
+    backend: Box<dyn Backend>,
+    deliveries: Deliveries,
+}
+
+/// What every namespace's [`AnyAdapter`] is built from: the backend's own socketioxide state.
+pub struct AnyState {
+    make: Box<dyn Fn(Local) -> Box<dyn Backend> + Send + Sync>,
+    deliveries: Deliveries,
+}
+
+impl AnyState {
+    /// Wraps the state of socketioxide adapter `A`; `ready` turns a namespace's init result into a
+    /// future that resolves once the namespace can serve (e.g. subscribed to its channels).
+    pub(crate) fn new<A: socketioxide::adapter::Adapter>(
+        state: A::State,
+        ready: fn(A::InitRes) -> BoxFuture<'static, Result<(), AdapterError>>,
+        deliveries: Deliveries,
+    ) -> Self {
+        Self {
+            make: Box::new(move |local| {
+                Box::new(Forward {
+                    adapter: Arc::new(A::new(&state, local)),
+                    ready,
+                })
+            }),
+            deliveries,
+        }
+    }
+}
+
+/// A namespace's readiness, returned when it is added: the builder awaits it, socketioxide spawns
+/// it for namespaces created on the fly.
+pub struct NamespaceReady(BoxFuture<'static, Result<(), AdapterError>>);
+
+impl NamespaceReady {
+    /// Resolves once the namespace can serve, or with why it cannot.
+    pub async fn wait(self) -> Result<(), AdapterError> {
+        self.0.await
+    }
+}
+
+impl Spawnable for NamespaceReady {
+    fn spawn(self) {
+        tokio::spawn(async move {
+            if let Err(e) = self.0.await {
+                tracing::error!(error = %e, "namespace adapter failed to start");
+            }
+        });
+    }
+}
+
+/// A socketioxide adapter with its type erased.
+trait Backend: Send + Sync + 'static {
+    fn init(&self, on_success: Box<dyn FnOnce() + Send>) -> NamespaceReady;
+    fn close(&self) -> BoxFuture<'_, Result<(), IoAdapterError>>;
+    fn server_count(&self) -> BoxFuture<'_, Result<u16, IoAdapterError>>;
+    fn broadcast(
+        &self,
+        packet: Packet,
+        opts: BroadcastOptions,
+    ) -> BoxFuture<'_, Result<(), BroadcastError>>;
+    fn broadcast_with_ack(
+        &self,
+        packet: Packet,
+        opts: BroadcastOptions,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<'_, Result<AnyAckStream, IoAdapterError>>;
+    fn add_sockets(
+        &self,
+        opts: BroadcastOptions,
+        rooms: Vec<Room>,
+    ) -> BoxFuture<'_, Result<(), IoAdapterError>>;
+    fn del_sockets(
+        &self,
+        opts: BroadcastOptions,
+        rooms: Vec<Room>,
+    ) -> BoxFuture<'_, Result<(), IoAdapterError>>;
+    fn disconnect_socket(
+        &self,
+        opts: BroadcastOptions,
+    ) -> BoxFuture<'_, Result<(), BroadcastError>>;
+    fn rooms(&self, opts: BroadcastOptions) -> BoxFuture<'_, Result<Vec<Room>, IoAdapterError>>;
+    fn fetch_sockets(
+        &self,
+        opts: BroadcastOptions,
+    ) -> BoxFuture<'_, Result<Vec<RemoteSocketData>, IoAdapterError>>;
+    fn local(&self) -> &Local;
+}
+
+struct Forward<A: socketioxide::adapter::Adapter> {
+    adapter: Arc<A>,
+    ready: fn(A::InitRes) -> BoxFuture<'static, Result<(), AdapterError>>,
+}
+
+fn erased<T, E: Into<IoAdapterError>>(result: Result<T, E>) -> Result<T, IoAdapterError> {
+    result.map_err(Into::into)
+}
+
+impl<A: socketioxide::adapter::Adapter> Backend for Forward<A> {
+    fn init(&self, on_success: Box<dyn FnOnce() + Send>) -> NamespaceReady {
+        NamespaceReady((self.ready)(self.adapter.clone().init(on_success)))
+    }
+    fn close(&self) -> BoxFuture<'_, Result<(), IoAdapterError>> {
+        self.adapter.close().map(erased).boxed()
+    }
+    fn server_count(&self) -> BoxFuture<'_, Result<u16, IoAdapterError>> {
+        self.adapter.server_count().map(erased).boxed()
+    }
+    fn broadcast(
+        &self,
+        packet: Packet,
+        opts: BroadcastOptions,
+    ) -> BoxFuture<'_, Result<(), BroadcastError>> {
+        self.adapter.broadcast(packet, opts).boxed()
+    }
+    fn broadcast_with_ack(
+        &self,
+        packet: Packet,
+        opts: BroadcastOptions,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<'_, Result<AnyAckStream, IoAdapterError>> {
+        self.adapter
+            .broadcast_with_ack(packet, opts, timeout)
+            .map(|result| match result {
+                Ok(stream) => Ok(Box::pin(stream) as AnyAckStream),
+                Err(e) => Err(e.into()),
+            })
+            .boxed()
+    }
+    fn add_sockets(
+        &self,
+        opts: BroadcastOptions,
+        rooms: Vec<Room>,
+    ) -> BoxFuture<'_, Result<(), IoAdapterError>> {
+        self.adapter.add_sockets(opts, rooms).map(erased).boxed()
+    }
+    fn del_sockets(
+        &self,
+        opts: BroadcastOptions,
+        rooms: Vec<Room>,
+    ) -> BoxFuture<'_, Result<(), IoAdapterError>> {
+        self.adapter.del_sockets(opts, rooms).map(erased).boxed()
+    }
+    fn disconnect_socket(
+        &self,
+        opts: BroadcastOptions,
+    ) -> BoxFuture<'_, Result<(), BroadcastError>> {
+        self.adapter.disconnect_socket(opts).boxed()
+    }
+    fn rooms(&self, opts: BroadcastOptions) -> BoxFuture<'_, Result<Vec<Room>, IoAdapterError>> {
+        self.adapter.rooms(opts).map(erased).boxed()
+    }
+    fn fetch_sockets(
+        &self,
+        opts: BroadcastOptions,
+    ) -> BoxFuture<'_, Result<Vec<RemoteSocketData>, IoAdapterError>> {
+        self.adapter.fetch_sockets(opts).map(erased).boxed()
+    }
+    fn local(&self) -> &Local {
+        self.adapter.get_local()
+    }
+}
+
+impl CoreAdapter<Emitter> for AnyAdapter {
+    type Error = IoAdapterError;
+    type State = AnyState;
+    type AckStream = AnyAckStream;
+    type InitRes = NamespaceReady;
+
+    fn new(state: &AnyState, local: Local) -> Self {
+        Self {
+            backend: (state.make)(local),
+            deliveries: state.deliveries.clone(),
+        }
+    }
+
+    fn init(self: Arc<Self>, on_success: impl FnOnce() + Send + 'static) -> NamespaceReady {
+        self.backend.init(Box::new(on_success))
+    }
+
+    async fn close(&self) -> Result<(), IoAdapterError> {
+        self.backend.close().await
+    }
+
+    async fn server_count(&self) -> Result<u16, IoAdapterError> {
+        self.backend.server_count().await
+    }
+
+    async fn broadcast(
+        &self,
+        packet: Packet,
+        opts: BroadcastOptions,
+    ) -> Result<(), BroadcastError> {
+        let result = self.backend.broadcast(packet, opts).await;
+        if let Err(e) = &result {
+            self.deliveries.add(self.get_local().path(), dropped_in(e));
+        }
+        result
+    }
+
+    async fn broadcast_with_ack(
+        &self,
+        packet: Packet,
+        opts: BroadcastOptions,
+        timeout: Option<Duration>,
+    ) -> Result<AnyAckStream, IoAdapterError> {
+        self.backend.broadcast_with_ack(packet, opts, timeout).await
+    }
+
+    async fn add_sockets(
+        &self,
+        opts: BroadcastOptions,
+        rooms: impl RoomParam,
+    ) -> Result<(), IoAdapterError> {
+        let rooms = rooms.into_room_iter().collect();
+        self.backend.add_sockets(opts, rooms).await
+    }
+
+    async fn del_sockets(
+        &self,
+        opts: BroadcastOptions,
+        rooms: impl RoomParam,
+    ) -> Result<(), IoAdapterError> {
+        let rooms = rooms.into_room_iter().collect();
+        self.backend.del_sockets(opts, rooms).await
+    }
+
+    async fn disconnect_socket(&self, opts: BroadcastOptions) -> Result<(), BroadcastError> {
+        self.backend.disconnect_socket(opts).await
+    }
+
+    async fn rooms(&self, opts: BroadcastOptions) -> Result<Vec<Room>, IoAdapterError> {
+        self.backend.rooms(opts).await
+    }
+
+    async fn fetch_sockets(
+        &self,
+        opts: BroadcastOptions,
+    ) -> Result<Vec<RemoteSocketData>, IoAdapterError> {
+        self.backend.fetch_sockets(opts).await
+    }
+
+    fn get_local(&self) -> &Local {
+        self.backend.local()
+    }
+}
+
+impl DefinedAdapter for AnyAdapter {}

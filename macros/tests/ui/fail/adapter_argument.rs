@@ -1,0 +1,6 @@
+struct H;
+
+#[iostack::hooks(state = (), adapter = iostack::AnyAdapter)]
+impl H {}
+
+fn main() {}
