@@ -8,13 +8,15 @@
 //! burst and two that overflow socket queues (delivered, lost, and counted by the server). `BENCH_ROUNDS` (default
 //! 2) sets how many times each variant runs; the order rotates every round and medians are reported.
 //! `BENCH_SCALE=19000` measures only idle connections, that many, opened from as many loopback
-//! addresses as they need (127.0.0.1, 127.0.0.2, ...).
+//! addresses as they need (127.0.0.1, 127.0.0.2, ...). `BENCH_LAYERS=1` measures instead what each
+//! middleware layer alone costs the server in CPU time per connect and per event.
 //! The Rust servers run on jemalloc when the `jemalloc` feature is on (`scripts/bench.sh` turns it
 //! on; `BENCH_ALLOCATOR=system` keeps glibc's malloc).
 
 #[path = "../support/servers.rs"]
 mod servers;
 
+mod layers;
 mod report;
 mod scenarios;
 mod server;
@@ -100,6 +102,9 @@ fn main() {
         .and_then(|n| n.parse().ok())
     {
         return scale(count, &auth, &load);
+    }
+    if std::env::var_os("BENCH_LAYERS").is_some() {
+        return layers::run(&auth, &load, rounds);
     }
     let mut results = Results::default();
     for round in 0..rounds {

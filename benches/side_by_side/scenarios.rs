@@ -97,7 +97,7 @@ async fn warm_up(server: &Server, auth: Option<&str>) {
 
 /// Opens the connections numbered `range`, [`AT_ONCE`] at a time, each from its loopback source
 /// address; returns them and each one's handshake time.
-async fn connect(
+pub(crate) async fn connect(
     addr: SocketAddr,
     range: Range<usize>,
     auth: Option<&str>,
@@ -135,6 +135,15 @@ pub(crate) async fn echo(
     duration: Duration,
 ) -> (f64, f64) {
     let (clients, _) = connect(addr, 0..clients, auth).await;
+    let started = Instant::now();
+    let mut times = round_trips(clients, duration).await;
+    let rate = times.len() as f64 / started.elapsed().as_secs_f64();
+    (rate, p99_ms(&mut times))
+}
+
+/// Every client sends acked `echo` events one after the other for `duration`: each round trip's
+/// time.
+pub(crate) async fn round_trips(clients: Vec<RawClient>, duration: Duration) -> Vec<Duration> {
     let deadline = Instant::now() + duration;
     let tasks = clients.into_iter().map(|mut client| async move {
         let mut times = Vec::new();
@@ -149,10 +158,7 @@ pub(crate) async fn echo(
         }
         times
     });
-    let started = Instant::now();
-    let mut times: Vec<Duration> = join_all(tasks).await.into_iter().flatten().collect();
-    let rate = times.len() as f64 / started.elapsed().as_secs_f64();
-    (rate, p99_ms(&mut times))
+    join_all(tasks).await.into_iter().flatten().collect()
 }
 
 /// What the clients of one broadcast burst received.

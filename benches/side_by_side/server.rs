@@ -69,20 +69,31 @@ pub(crate) struct Server {
 impl Server {
     /// Starts `variant` and waits for the address it listens on.
     pub(crate) fn start(variant: Variant) -> Self {
-        let mut command = pinned_to(0);
-        if variant == Variant::Node {
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/node");
-            assert!(
-                dir.join("node_modules/socket.io").is_dir(),
-                "socket.io is not installed in {}: run `bash scripts/bench.sh`, or `npm ci` there",
-                dir.display()
-            );
-            command.arg("node").arg(dir.join("server.mjs"));
-        } else {
-            command
-                .arg(std::env::current_exe().expect("own path"))
-                .env(SERVER_ENV, variant.env_value());
+        if variant != Variant::Node {
+            return Self::start_rust(variant.env_value());
         }
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/node");
+        assert!(
+            dir.join("node_modules/socket.io").is_dir(),
+            "socket.io is not installed in {}: run `bash scripts/bench.sh`, or `npm ci` there",
+            dir.display()
+        );
+        let mut command = pinned_to(0);
+        command.arg("node").arg(dir.join("server.mjs"));
+        Self::spawn(command, "node")
+    }
+
+    /// Starts this binary as the Rust server `name` (a [`Variant`]'s, or `layer-<name>` for the
+    /// app with one middleware layer).
+    pub(crate) fn start_rust(name: &str) -> Self {
+        let mut command = pinned_to(0);
+        command
+            .arg(std::env::current_exe().expect("own path"))
+            .env(SERVER_ENV, name);
+        Self::spawn(command, name)
+    }
+
+    fn spawn(mut command: Command, name: &str) -> Self {
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -96,8 +107,19 @@ impl Server {
             .trim()
             .strip_prefix("listening ")
             .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected output of the {variant:?} server: {line:?}"));
+            .unwrap_or_else(|| panic!("unexpected output of the {name} server: {line:?}"));
         Self { child, addr }
+    }
+
+    /// CPU time the server's threads have run so far, in nanoseconds (`/proc/<pid>/task/*/schedstat`;
+    /// the server's runtime keeps its threads for its whole life).
+    pub(crate) fn cpu_ns(&self) -> u64 {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.child.id()))
+            .expect("/proc tasks of the server");
+        tasks
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
+            .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+            .sum()
     }
 
     /// The server's resident set, in KiB.
@@ -193,6 +215,7 @@ pub(crate) fn serve_if_child() -> bool {
                     .expect("serve");
             }
             "iostack" => servers::no_layers().await,
+            name if name.starts_with("layer-") => servers::one_layer(&name["layer-".len()..]).await,
             _ => servers::five_layers().await,
         };
         app.serve_with_shutdown(listener, std::future::pending())

@@ -93,6 +93,42 @@ pub(crate) async fn five_layers() -> App<()> {
         .unwrap()
 }
 
+/// The middleware layers one by one, as [`one_layer`] names them; `jwt-auth` needs [`auth`].
+pub(crate) const LAYERS: [&str; 5] = [
+    "ip-allowlist",
+    "connection-log",
+    "jwt-auth",
+    "rate-limit",
+    "event-stats",
+];
+
+/// The same handlers behind one of [`LAYERS`] only (`none`: no layer).
+pub(crate) async fn one_layer(name: &str) -> App<()> {
+    let app = with_handlers();
+    match name {
+        "none" => app.build().await,
+        "ip-allowlist" => {
+            app.on_connect(IpAllowlistLayer::new(["127.0.0.1"]).unwrap())
+                .build()
+                .await
+        }
+        "connection-log" => app.on_connect(ConnectionLogLayer::new()).build().await,
+        "jwt-auth" => {
+            app.on_connect(AuthLayer::new(JwtVerifier::hs256(SECRET)))
+                .build()
+                .await
+        }
+        "rate-limit" => app.on_event(rate_limit()).build().await,
+        "event-stats" => {
+            app.on_event(EventStatsLayer::new(EventStats::new()))
+                .build()
+                .await
+        }
+        other => panic!("no layer named {other}"),
+    }
+    .unwrap()
+}
+
 /// The handshake `auth` payload [`five_layers`] admits.
 pub(crate) fn auth() -> String {
     let claims = serde_json::json!({ "sub": "bench", "exp": 4_000_000_000u64 });

@@ -1,12 +1,11 @@
 //! [`SeedHooks`]: the lifecycle hooks of the Strapi io plugin's page, section by section, as one
-//! [`Hooks`] impl: the log lines of the namespaces and auto-joined rooms, the periodic
+//! `#[iostack::hooks]` impl: the log lines of the namespaces and auto-joined rooms, the periodic
 //! `Active connections` and `Event statistics` reports, and their end at shutdown.
 
 use std::{sync::Mutex, time::Duration};
 
 use iostack::{
-    HookError, Hooks, Identity, InitContext, Io, extract::SocketRef,
-    middleware::event_stats::EventStats,
+    HookError, Identity, InitContext, extract::SocketRef, middleware::event_stats::EventStats,
 };
 use tokio::task::AbortHandle;
 
@@ -45,17 +44,12 @@ pub(crate) struct SeedHooks {
     pub(crate) tasks: Mutex<Vec<AbortHandle>>,
 }
 
-fn username(socket: &SocketRef) -> Option<String> {
-    let user = socket.extensions.get::<Identity>()?;
-    Some(user.username.unwrap_or(user.id))
+fn display_name(user: Identity) -> String {
+    user.username.unwrap_or(user.id)
 }
 
-#[async_trait::async_trait]
-impl Hooks<()> for SeedHooks {
-    fn name(&self) -> &str {
-        "seed"
-    }
-
+#[iostack::hooks]
+impl SeedHooks {
     async fn init(&self, cx: &mut InitContext<()>) -> Result<(), HookError> {
         // "Periodic stats logging": the sockets of the main namespace, every minute.
         let io = cx.io.clone();
@@ -77,28 +71,28 @@ impl Hooks<()> for SeedHooks {
         Ok(())
     }
 
-    async fn on_connection(&self, socket: &SocketRef) {
-        match socket.ns() {
-            "/admin" => {
-                let name = username(socket).unwrap_or_default();
-                tracing::info!("[io] Admin connected: {name}");
-            }
-            "/chat" => tracing::info!("[io] Chat user connected"),
-            "/" => {
-                // "Auto-join rooms": the rooms were joined by the connect stack, before connect.
-                if let Some(name) = username(socket) {
-                    let mut rooms: Vec<String> =
-                        socket.rooms().into_iter().map(|r| r.to_string()).collect();
-                    rooms.sort();
-                    let rooms = serde_json::to_string(&rooms).unwrap_or_default();
-                    tracing::info!("[io] User {name} joined rooms: {rooms}");
-                }
-            }
-            _ => {}
-        }
+    #[on_connection(ns = "/admin")]
+    async fn admin_connected(&self, user: Option<Identity>) {
+        let name = user.map(display_name).unwrap_or_default();
+        tracing::info!("[io] Admin connected: {name}");
     }
 
-    async fn on_shutdown(&self, _: &Io) {
+    #[on_connection(ns = "/chat")]
+    async fn chat_user_connected(&self) {
+        tracing::info!("[io] Chat user connected");
+    }
+
+    /// "Auto-join rooms": the rooms were joined by the connect stack, before connect.
+    #[on_connection(ns = "/")]
+    async fn joined_rooms(&self, socket: SocketRef, user: Identity) {
+        let mut rooms: Vec<String> = socket.rooms().into_iter().map(|r| r.to_string()).collect();
+        rooms.sort();
+        let rooms = serde_json::to_string(&rooms).unwrap_or_default();
+        tracing::info!("[io] User {} joined rooms: {rooms}", display_name(user));
+    }
+
+    #[on_shutdown]
+    async fn stop_reports(&self) {
         for task in self
             .tasks
             .lock()
