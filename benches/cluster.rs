@@ -71,10 +71,7 @@ async fn receive(
     (latencies, tasks)
 }
 
-async fn measure<A: iostack::socketioxide::adapter::Adapter>(
-    sender: &Io<A>,
-    receiver: SocketAddr,
-) -> Figures {
+async fn measure(sender: &Io, receiver: SocketAddr) -> Figures {
     let origin = Instant::now();
     let (latencies, tasks) = receive(receiver, origin, PACED + BURST).await;
     // Paced: latency without queueing.

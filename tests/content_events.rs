@@ -71,12 +71,7 @@ fn names(events: &[Received]) -> Vec<&str> {
     events.iter().map(|e| e.event.as_str()).collect()
 }
 
-async fn publish<A: iostack::socketioxide::adapter::Adapter>(
-    io: &Io<A>,
-    uid: &str,
-    action: ContentAction,
-    entry: Value,
-) {
+async fn publish(io: &Io, uid: &str, action: ContentAction, entry: Value) {
     content().publish(io, uid, action, &entry).await.unwrap();
 }
 

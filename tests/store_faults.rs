@@ -58,10 +58,7 @@ impl Store for MongoServer {
 }
 
 /// Polls `monitor` until its health is `status`, for at most 30 s (one PING may be slow under load).
-async fn wait_for_health<A: iostack::socketioxide::adapter::Adapter>(
-    monitor: &Monitor<A>,
-    status: &str,
-) {
+async fn wait_for_health(monitor: &Monitor, status: &str) {
     let mut last = serde_json::Value::Null;
     let mut polls = tokio::time::interval(Duration::from_millis(100));
     let reached = tokio::time::timeout(Duration::from_secs(30), async {

@@ -8,10 +8,9 @@
 use std::sync::Arc;
 
 use iostack_core::{
-    Io,
+    AnyAdapter, Io,
     extract::Data,
     socketioxide::{
-        adapter::Adapter as IoAdapter,
         operators::BroadcastOperators,
         socket::{RemoteSocket, Sid},
     },
@@ -21,14 +20,14 @@ use serde_json::Value;
 use crate::tracker::Tracker;
 
 /// What an action is applied to.
-enum Target<A: IoAdapter> {
+enum Target {
     /// Every socket of the namespace, or of a room in it.
-    Many(BroadcastOperators<A>),
+    Many(BroadcastOperators<AnyAdapter>),
     /// One socket, wherever it is connected.
-    One(RemoteSocket<A>),
+    One(RemoteSocket<AnyAdapter>),
 }
 
-async fn target<A: IoAdapter>(io: &Io<A>, nsp: &str, filter: Option<&str>) -> Option<Target<A>> {
+async fn target(io: &Io, nsp: &str, filter: Option<&str>) -> Option<Target> {
     let ns = io.of(nsp)?;
     let Some(filter) = filter.filter(|f| !f.is_empty()) else {
         return Some(Target::Many(ns));
@@ -46,9 +45,9 @@ async fn target<A: IoAdapter>(io: &Io<A>, nsp: &str, filter: Option<&str>) -> Op
     Some(Target::Many(ns.within(filter.to_owned())))
 }
 
-pub(crate) async fn join<A: IoAdapter>(
-    tracker: Arc<Tracker<A>>,
-    io: Io<A>,
+pub(crate) async fn join(
+    tracker: Arc<Tracker>,
+    io: Io,
     Data((nsp, room, filter)): Data<(String, String, Option<String>)>,
 ) {
     tracing::info!(ns = %nsp, room = %room, filter = ?filter, "Admin UI: join");
@@ -63,9 +62,9 @@ pub(crate) async fn join<A: IoAdapter>(
     tracker.rooms_changed();
 }
 
-pub(crate) async fn leave<A: IoAdapter>(
-    tracker: Arc<Tracker<A>>,
-    io: Io<A>,
+pub(crate) async fn leave(
+    tracker: Arc<Tracker>,
+    io: Io,
     Data((nsp, room, filter)): Data<(String, String, Option<String>)>,
 ) {
     tracing::info!(ns = %nsp, room = %room, filter = ?filter, "Admin UI: leave");
@@ -80,8 +79,8 @@ pub(crate) async fn leave<A: IoAdapter>(
     tracker.rooms_changed();
 }
 
-pub(crate) async fn disconnect<A: IoAdapter>(
-    io: Io<A>,
+pub(crate) async fn disconnect(
+    io: Io,
     Data((nsp, _close, filter)): Data<(String, Option<bool>, Option<String>)>,
 ) {
     tracing::info!(ns = %nsp, filter = ?filter, "Admin UI: disconnect");
@@ -95,8 +94,8 @@ pub(crate) async fn disconnect<A: IoAdapter>(
     }
 }
 
-pub(crate) async fn emit<A: IoAdapter>(
-    io: Io<A>,
+pub(crate) async fn emit(
+    io: Io,
     Data((nsp, filter, event, payload)): Data<(String, Option<String>, String, Option<Value>)>,
 ) {
     tracing::info!(ns = %nsp, filter = ?filter, event = %event, "Admin UI: emit");

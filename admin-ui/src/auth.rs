@@ -14,7 +14,7 @@ use argon2::{
         rand_core::{OsRng, RngCore},
     },
 };
-use iostack_core::{BoxError, ConnectRequest, socketioxide::adapter::Adapter as IoAdapter};
+use iostack_core::{BoxError, ConnectRequest};
 use tower::filter::{AsyncFilterLayer, AsyncPredicate};
 
 /// How long a session id given to the UI after a login stays valid.
@@ -146,11 +146,11 @@ impl AdminLogin {
     }
 }
 
-impl<A: IoAdapter> AsyncPredicate<ConnectRequest<A>> for AdminLogin {
-    type Future = iostack_core::BoxFuture<'static, Result<ConnectRequest<A>, BoxError>>;
-    type Request = ConnectRequest<A>;
+impl AsyncPredicate<ConnectRequest> for AdminLogin {
+    type Future = iostack_core::BoxFuture<'static, Result<ConnectRequest, BoxError>>;
+    type Request = ConnectRequest;
 
-    fn check(&mut self, request: ConnectRequest<A>) -> Self::Future {
+    fn check(&mut self, request: ConnectRequest) -> Self::Future {
         let this = self.clone();
         Box::pin(async move {
             let Mode::Basic {

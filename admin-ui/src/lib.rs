@@ -63,7 +63,7 @@ mod ui;
 
 use std::{sync::Arc, time::Duration};
 
-use iostack_core::{AnyAdapter, AppBuilder, NamespaceBuilder, NamespaceSpec};
+use iostack_core::{AppBuilder, NamespaceBuilder, NamespaceSpec};
 use tower::{filter::AsyncFilterLayer, layer::util::Stack};
 
 pub use auth::{AdminAuth, AdminLogin, InvalidCredentials, InvalidPasswordHash};
@@ -143,8 +143,8 @@ impl AdminUi {
     ) -> AppBuilder<S, CL, EL>
     where
         S: Clone + Send + Sync + 'static,
-        F: FnOnce(NamespaceBuilder<S>) -> NamespaceBuilder<S, AnyAdapter, CL2, EL2>,
-        NamespaceBuilder<S, AnyAdapter, Stack<AsyncFilterLayer<AdminLogin>, CL2>, EL2>:
+        F: FnOnce(NamespaceBuilder<S>) -> NamespaceBuilder<S, CL2, EL2>,
+        NamespaceBuilder<S, Stack<AsyncFilterLayer<AdminLogin>, CL2>, EL2>:
             NamespaceSpec<S> + 'static,
     {
         if self.auth.is_disabled() {
@@ -161,7 +161,7 @@ impl AdminUi {
             interval: self.interval,
             readonly: self.readonly,
         };
-        let tracker = Arc::new(Tracker::<AnyAdapter>::new(settings));
+        let tracker = Arc::new(Tracker::new(settings));
         let readonly = self.readonly;
         let login = auth::AdminLogin::layer(self.auth);
         let (on_join, on_leave) = (tracker.clone(), tracker.clone());
@@ -177,8 +177,8 @@ impl AdminUi {
                 .on("leave", move |io, data| {
                     actions::leave(on_leave.clone(), io, data)
                 })
-                .on("_disconnect", actions::disconnect::<AnyAdapter>)
-                .on("emit", actions::emit::<AnyAdapter>)
+                .on("_disconnect", actions::disconnect)
+                .on("emit", actions::emit)
             })
             .hooks(TrackerHooks(tracker))
     }

@@ -5,10 +5,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use iostack_core::{
-    ConnectionInfo,
-    socketioxide::{TransportType, adapter::Adapter as IoAdapter, extract::SocketRef},
-};
+use iostack_core::{ConnectionInfo, extract::SocketRef, socketioxide::TransportType};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -55,10 +52,7 @@ pub(crate) fn transport_name(transport: TransportType) -> &'static str {
 }
 
 /// A socket of this node, with what the registry knows about it.
-pub(crate) fn local_socket<A: IoAdapter>(
-    socket: &SocketRef<A>,
-    info: Option<&ConnectionInfo>,
-) -> SocketView {
+pub(crate) fn local_socket(socket: &SocketRef, info: Option<&ConnectionInfo>) -> SocketView {
     let id = socket.id.to_string();
     let parts = socket.req_parts();
     let headers: Map<String, Value> = parts

@@ -9,7 +9,7 @@ use std::{
 
 use iostack_core::{
     HookError, Hooks, InitContext, Io,
-    socketioxide::{adapter::Adapter as IoAdapter, extract::SocketRef, socket::DisconnectReason},
+    extract::{DisconnectReason, SocketRef},
 };
 use serde::Serialize;
 use serde_json::json;
@@ -53,9 +53,9 @@ struct AggregatedEvent {
 }
 
 /// This node's view, shared by the hooks, the timer and the action handlers.
-pub(crate) struct Tracker<A: IoAdapter> {
+pub(crate) struct Tracker {
     settings: Settings,
-    io: OnceLock<Io<A>>,
+    io: OnceLock<Io>,
     known: Mutex<HashMap<(String, String), Known>>,
     events: Mutex<Vec<AggregatedEvent>>,
     changed: Notify,
@@ -63,7 +63,7 @@ pub(crate) struct Tracker<A: IoAdapter> {
     started: Instant,
 }
 
-impl<A: IoAdapter> Tracker<A> {
+impl Tracker {
     pub(crate) fn new(settings: Settings) -> Self {
         Self {
             settings,
@@ -109,7 +109,7 @@ impl<A: IoAdapter> Tracker<A> {
         }
     }
 
-    fn view(&self, socket: &SocketRef<A>) -> SocketView {
+    fn view(&self, socket: &SocketRef) -> SocketView {
         let info = self
             .io
             .get()
@@ -281,19 +281,18 @@ pub(crate) fn hostname() -> String {
 }
 
 /// The hooks through which the tracker hears of connections.
-pub(crate) struct TrackerHooks<A: IoAdapter>(pub(crate) Arc<Tracker<A>>);
+pub(crate) struct TrackerHooks(pub(crate) Arc<Tracker>);
 
 #[async_trait::async_trait]
-impl<S, A> Hooks<S, A> for TrackerHooks<A>
+impl<S> Hooks<S> for TrackerHooks
 where
     S: Send + Sync + 'static,
-    A: IoAdapter,
 {
     fn name(&self) -> &str {
         "iostack-admin-ui"
     }
 
-    async fn init(&self, cx: &mut InitContext<S, A>) -> Result<(), HookError> {
+    async fn init(&self, cx: &mut InitContext<S>) -> Result<(), HookError> {
         let tracker = &self.0;
         if tracker.io.set(cx.io.clone()).is_err() {
             return Err(HookError::new("the Admin UI is installed twice in one app"));
@@ -314,7 +313,7 @@ where
         Ok(())
     }
 
-    async fn on_connection(&self, socket: &SocketRef<A>) {
+    async fn on_connection(&self, socket: &SocketRef) {
         let tracker = &self.0;
         tracker.count("rawConnection", None);
         let view = tracker.view(socket);
@@ -343,7 +342,7 @@ where
         }
     }
 
-    async fn on_disconnect(&self, socket: &SocketRef<A>, reason: DisconnectReason) {
+    async fn on_disconnect(&self, socket: &SocketRef, reason: DisconnectReason) {
         let tracker = &self.0;
         let reason = reason.to_string();
         tracker.count("rawDisconnection", Some(reason.clone()));
@@ -361,7 +360,7 @@ where
             .await;
     }
 
-    async fn on_shutdown(&self, _io: &Io<A>) {
+    async fn on_shutdown(&self, _io: &Io) {
         if let Some(task) = self.0.task.lock().unwrap_or_else(|e| e.into_inner()).take() {
             task.abort();
         }

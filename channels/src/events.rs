@@ -5,7 +5,6 @@ use std::sync::Arc;
 use iostack_core::{
     HookError, HookRoutes, Hooks, Identity, InitContext, Io,
     extract::{AckSender, Data, DisconnectReason, SocketRef},
-    socketioxide::adapter::Adapter as IoAdapter,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -65,12 +64,12 @@ impl Channels {
     }
 }
 
-async fn join<A: IoAdapter>(
+async fn join(
     store: &ChannelStore,
-    socket: SocketRef<A>,
+    socket: SocketRef,
     user: Identity,
     req: JoinChannel,
-    ack: AckSender<A>,
+    ack: AckSender,
 ) -> Result<(), ChannelError> {
     let id = channel_id(&req.channel_id)?;
     let sid = socket.id.to_string();
@@ -109,12 +108,12 @@ fn user_id(user: &Identity) -> Value {
         .unwrap_or_else(|| Value::String(user.id.clone()))
 }
 
-async fn leave<A: IoAdapter>(
+async fn leave(
     store: &ChannelStore,
-    socket: SocketRef<A>,
+    socket: SocketRef,
     user: Identity,
     req: LeaveChannel,
-    ack: AckSender<A>,
+    ack: AckSender,
 ) -> Result<(), ChannelError> {
     let id = channel_id(&req.channel_id)?;
     let was_member = store.leave(&id, &socket.id.to_string()).await?;
@@ -125,7 +124,7 @@ async fn leave<A: IoAdapter>(
     Ok(())
 }
 
-async fn announce_leave<A: IoAdapter>(socket: &SocketRef<A>, id: &str, user: &Identity) {
+async fn announce_leave(socket: &SocketRef, id: &str, user: &Identity) {
     let room = channel_room(id);
     socket.leave(room.clone());
     let left = json!({ "userId": user_id(user), "username": user.username });
@@ -133,24 +132,23 @@ async fn announce_leave<A: IoAdapter>(socket: &SocketRef<A>, id: &str, user: &Id
 }
 
 #[async_trait::async_trait]
-impl<S, A> Hooks<S, A> for Channels
+impl<S> Hooks<S> for Channels
 where
     S: Send + Sync + 'static,
-    A: IoAdapter,
 {
     fn name(&self) -> &str {
         "channels"
     }
 
-    fn routes(self: Arc<Self>, routes: &mut HookRoutes<S, A>) {
+    fn routes(self: Arc<Self>, routes: &mut HookRoutes<S>) {
         let store = self.store.clone();
         routes.on(
             self.ns.clone(),
             "join-channel",
-            move |socket: SocketRef<A>,
+            move |socket: SocketRef,
                   user: Identity,
                   Data(req): Data<JoinChannel>,
-                  ack: AckSender<A>| {
+                  ack: AckSender| {
                 let store = store.clone();
                 async move { join(&store, socket, user, req, ack).await }
             },
@@ -159,10 +157,10 @@ where
         routes.on(
             self.ns.clone(),
             "leave-channel",
-            move |socket: SocketRef<A>,
+            move |socket: SocketRef,
                   user: Identity,
                   Data(req): Data<LeaveChannel>,
-                  ack: AckSender<A>| {
+                  ack: AckSender| {
                 let store = store.clone();
                 async move { leave(&store, socket, user, req, ack).await }
             },
@@ -170,7 +168,7 @@ where
     }
 
     /// Frees the seats that an earlier run of this node, or a node that stopped beating, left.
-    async fn init(&self, _: &mut InitContext<S, A>) -> Result<(), HookError> {
+    async fn init(&self, _: &mut InitContext<S>) -> Result<(), HookError> {
         match self.store.recover().await {
             Ok(0) => {}
             Ok(freed) => tracing::info!(freed, "seats of stopped nodes freed"),
@@ -180,14 +178,14 @@ where
     }
 
     /// Frees every seat this node still holds, once its sockets are gone.
-    async fn on_stopped(&self, _: &Io<A>) {
+    async fn on_stopped(&self, _: &Io) {
         if let Err(e) = self.store.release_node().await {
             tracing::error!("seats of this node not freed: {e}");
         }
     }
 
     /// Frees the seats of a disconnected socket and tells the other members.
-    async fn on_disconnect(&self, socket: &SocketRef<A>, _: DisconnectReason) {
+    async fn on_disconnect(&self, socket: &SocketRef, _: DisconnectReason) {
         if socket.ns() != self.ns {
             return;
         }

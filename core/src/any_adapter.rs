@@ -32,8 +32,9 @@ type AckItem = AckStreamItem<<Emitter as SocketEmitter>::AckError>;
 pub type AnyAckStream = std::pin::Pin<Box<dyn FusedStream<Item = AckItem> + Send>>;
 
 /// The socketioxide adapter of every iostack app: it forwards to the backend the app was built
-/// with. Users never construct it; it is the default adapter parameter of the socketioxide types
-/// iostack re-exports ([`SocketRef`](crate::extract::SocketRef), [`AckSender`](crate::extract::AckSender), …).
+/// with. Users never construct or name it; it is the adapter of the socketioxide types in
+/// iostack's API ([`SocketRef`](crate::extract::SocketRef), [`AckSender`](crate::extract::AckSender),
+/// the operators of [`Io`](crate::Io)).
 pub struct AnyAdapter {
     backend: Box<dyn Backend>,
     deliveries: Deliveries,

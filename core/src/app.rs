@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use socketioxide::{adapter::Adapter as IoAdapter, layer::SocketIoLayer};
+use socketioxide::layer::SocketIoLayer;
 use tokio::task::AbortHandle;
 
 use crate::{
@@ -11,10 +11,10 @@ use crate::{
 };
 
 /// A built server: namespaces registered, init hooks run, ready to be served.
-pub struct App<S, A: IoAdapter = AnyAdapter> {
-    pub(crate) layer: SocketIoLayer<A>,
-    pub(crate) cx: Arc<AppContext<S, A>>,
-    pub(crate) hooks: HookList<S, A>,
+pub struct App<S> {
+    pub(crate) layer: SocketIoLayer<AnyAdapter>,
+    pub(crate) cx: Arc<AppContext<S>>,
+    pub(crate) hooks: HookList<S>,
     pub(crate) adapter: Arc<dyn DynAdapter>,
     pub(crate) shutdown: ShutdownOptions,
     pub(crate) background: Vec<AbortHandle>,
@@ -26,15 +26,15 @@ pub struct App<S, A: IoAdapter = AnyAdapter> {
 /// A tower layer over the whole HTTP service, type-erased by axum.
 pub(crate) type HttpLayer = Arc<dyn Fn(axum::Router) -> axum::Router + Send + Sync>;
 
-impl<S, A: IoAdapter> Drop for App<S, A> {
+impl<S> Drop for App<S> {
     fn drop(&mut self) {
         self.stop_background_tasks();
     }
 }
 
-impl<S, A: IoAdapter> App<S, A> {
+impl<S> App<S> {
     /// The server handle.
-    pub fn io(&self) -> &Io<A> {
+    pub fn io(&self) -> &Io {
         &self.cx.io
     }
 
@@ -48,7 +48,7 @@ impl<S, A: IoAdapter> App<S, A> {
     /// For peer addresses, serve with `into_make_service_with_connect_info::<SocketAddr>()`.
     /// [`App::router`] is leaner: with this layer alone, each socket keeps its handshake request's
     /// slice of hyper's read buffer (8 KiB) for its whole life.
-    pub fn layer(&self) -> SocketIoLayer<A> {
+    pub fn layer(&self) -> SocketIoLayer<AnyAdapter> {
         self.layer.clone()
     }
 
@@ -105,7 +105,7 @@ impl<S, A: IoAdapter> App<S, A> {
 
     /// A monitoring handle for this app (connection statistics, health, metrics routes).
     #[cfg(feature = "monitoring")]
-    pub fn monitor(&self) -> crate::monitoring::Monitor<A> {
+    pub fn monitor(&self) -> crate::monitoring::Monitor {
         crate::monitoring::Monitor::new(self.cx.io.clone(), self.adapter.clone())
     }
 
@@ -114,7 +114,7 @@ impl<S, A: IoAdapter> App<S, A> {
         self.adapter.health().await
     }
 
-    pub(crate) fn hooks(&self) -> &HookList<S, A> {
+    pub(crate) fn hooks(&self) -> &HookList<S> {
         &self.hooks
     }
 

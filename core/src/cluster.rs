@@ -8,13 +8,12 @@ use serde::Serialize;
 use serde_json::json;
 use socketioxide::{
     BroadcastError,
-    adapter::Adapter as IoAdapter,
     operators::BroadcastOperators,
     socket::{RemoteSocket, Sid},
 };
 
 use crate::{
-    Io,
+    AnyAdapter, Io,
     rooms::{role_room, user_room},
 };
 
@@ -42,7 +41,7 @@ impl From<BroadcastError> for IoError {
     }
 }
 
-impl<A: IoAdapter> Io<A> {
+impl Io {
     /// Sends every socket of user `user_id`, in every namespace and on every node,
     /// [`KICKED_EVENT`] `{"reason": reason}`, then disconnects it.
     ///
@@ -97,9 +96,9 @@ impl<A: IoAdapter> Io<A> {
     }
 }
 
-async fn fetch<A: IoAdapter>(
-    target: BroadcastOperators<A>,
-) -> Result<Vec<RemoteSocket<A>>, IoError> {
+async fn fetch(
+    target: BroadcastOperators<AnyAdapter>,
+) -> Result<Vec<RemoteSocket<AnyAdapter>>, IoError> {
     target
         .fetch_sockets()
         .await
@@ -107,8 +106,8 @@ async fn fetch<A: IoAdapter>(
 }
 
 /// Emits to each socket, then disconnects it: the event is queued before the disconnect.
-async fn send_and_disconnect<A: IoAdapter>(
-    sockets: impl IntoIterator<Item = RemoteSocket<A>>,
+async fn send_and_disconnect(
+    sockets: impl IntoIterator<Item = RemoteSocket<AnyAdapter>>,
     event: &str,
     payload: &serde_json::Value,
 ) -> Result<bool, IoError> {

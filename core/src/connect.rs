@@ -7,28 +7,29 @@ use std::{
     task::{Context, Poll},
 };
 
+use crate::extract::SocketRef;
 use axum::extract::ConnectInfo;
-use socketioxide::{adapter::Adapter as IoAdapter, extract::SocketRef, socket::DisconnectReason};
+use socketioxide::socket::DisconnectReason;
 
 use crate::{AnyAdapter, Identity};
 
 /// A callback run once when an admitted socket disconnects.
-pub(crate) type DisconnectCallback<A> = Box<dyn FnOnce(&SocketRef<A>, DisconnectReason) + Send>;
+pub(crate) type DisconnectCallback = Box<dyn FnOnce(&SocketRef, DisconnectReason) + Send>;
 
 /// One connection attempt to a namespace, before the socket is admitted.
 ///
 /// Connect layers are `tower` services over this type. They read the handshake (peer, headers,
 /// `auth` payload), attach an [`Identity`], and either pass the request inward or return an error,
 /// whose `Display` the client receives as its `connect_error` message.
-pub struct ConnectRequest<A: IoAdapter = AnyAdapter> {
-    socket: SocketRef<A>,
+pub struct ConnectRequest {
+    socket: SocketRef,
     auth: serde_json::Value,
     identity: Option<Identity>,
     rooms: Vec<String>,
-    on_disconnect: Vec<DisconnectCallback<A>>,
+    on_disconnect: Vec<DisconnectCallback>,
 }
 
-impl<A: IoAdapter> std::fmt::Debug for ConnectRequest<A> {
+impl std::fmt::Debug for ConnectRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConnectRequest")
             .field("ns", &self.ns())
@@ -38,8 +39,8 @@ impl<A: IoAdapter> std::fmt::Debug for ConnectRequest<A> {
     }
 }
 
-impl<A: IoAdapter> ConnectRequest<A> {
-    pub(crate) fn new(socket: SocketRef<A>, auth: serde_json::Value) -> Self {
+impl ConnectRequest {
+    pub(crate) fn new(socket: SocketRef, auth: serde_json::Value) -> Self {
         Self {
             socket,
             auth,
@@ -81,7 +82,7 @@ impl<A: IoAdapter> ConnectRequest<A> {
     }
 
     /// The socket being admitted. It is not connected yet: it cannot receive messages.
-    pub fn socket(&self) -> &SocketRef<A> {
+    pub fn socket(&self) -> &SocketRef {
         &self.socket
     }
 
@@ -103,12 +104,12 @@ impl<A: IoAdapter> ConnectRequest<A> {
     /// Runs `callback` once when the socket disconnects, if it is admitted.
     pub fn on_disconnect(
         &mut self,
-        callback: impl FnOnce(&SocketRef<A>, DisconnectReason) + Send + 'static,
+        callback: impl FnOnce(&SocketRef, DisconnectReason) + Send + 'static,
     ) {
         self.on_disconnect.push(Box::new(callback));
     }
 
-    pub(crate) fn into_admission(self) -> Admission<A> {
+    pub(crate) fn into_admission(self) -> Admission {
         Admission {
             socket: self.socket,
             identity: self.identity,
@@ -119,39 +120,39 @@ impl<A: IoAdapter> ConnectRequest<A> {
 }
 
 /// What the connect stack decided for an admitted socket.
-pub(crate) struct Admission<A: IoAdapter> {
-    pub(crate) socket: SocketRef<A>,
+pub(crate) struct Admission {
+    pub(crate) socket: SocketRef,
     pub(crate) identity: Option<Identity>,
     pub(crate) rooms: Vec<String>,
-    pub(crate) on_disconnect: Vec<DisconnectCallback<A>>,
+    pub(crate) on_disconnect: Vec<DisconnectCallback>,
 }
 
 /// The innermost service of every connect stack: admits the request as the layers left it.
 #[derive(Debug)]
 pub struct Admit<A = AnyAdapter>(std::marker::PhantomData<fn() -> A>);
 
-impl<A> Admit<A> {
+impl Admit {
     pub(crate) fn new() -> Self {
         Self(std::marker::PhantomData)
     }
 }
 
-impl<A> Clone for Admit<A> {
+impl Clone for Admit {
     fn clone(&self) -> Self {
         Self::new()
     }
 }
 
-impl<A: IoAdapter> tower_service::Service<ConnectRequest<A>> for Admit<A> {
-    type Response = ConnectRequest<A>;
+impl tower_service::Service<ConnectRequest> for Admit {
+    type Response = ConnectRequest;
     type Error = Infallible;
-    type Future = Ready<Result<ConnectRequest<A>, Infallible>>;
+    type Future = Ready<Result<ConnectRequest, Infallible>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: ConnectRequest<A>) -> Self::Future {
+    fn call(&mut self, req: ConnectRequest) -> Self::Future {
         ready(Ok(req))
     }
 }

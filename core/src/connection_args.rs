@@ -1,8 +1,9 @@
 //! [`FromConnection`]: the arguments of connection and disconnect hooks, as extractors.
 
-use socketioxide::{adapter::Adapter as IoAdapter, extract::SocketRef, socket::DisconnectReason};
+use crate::extract::SocketRef;
+use socketioxide::socket::DisconnectReason;
 
-use crate::{AnyAdapter, Identity};
+use crate::Identity;
 
 /// An argument of a `#[on_connection]` or `#[on_disconnect]` method of `#[hooks]`, taken from
 /// the socket, as [`FromEvent`](crate::FromEvent) is for event handlers.
@@ -28,34 +29,34 @@ use crate::{AnyAdapter, Identity};
     message = "`{Self}` cannot be an argument of a connection or disconnect hook",
     note = "arguments must implement `FromConnection`: SocketRef, Identity, Option<Identity>, DisconnectReason (on_disconnect), or your own type"
 )]
-pub trait FromConnection<A: IoAdapter = AnyAdapter>: Sized {
+pub trait FromConnection: Sized {
     /// The argument for this socket; `reason` is set for disconnect hooks only.
-    fn from_connection(socket: &SocketRef<A>, reason: Option<DisconnectReason>) -> Option<Self>;
+    fn from_connection(socket: &SocketRef, reason: Option<DisconnectReason>) -> Option<Self>;
 }
 
-impl<A: IoAdapter> FromConnection<A> for SocketRef<A> {
-    fn from_connection(socket: &SocketRef<A>, _: Option<DisconnectReason>) -> Option<Self> {
+impl FromConnection for SocketRef {
+    fn from_connection(socket: &SocketRef, _: Option<DisconnectReason>) -> Option<Self> {
         Some(socket.clone())
     }
 }
 
 /// The socket's identity: the method runs for authenticated sockets only.
-impl<A: IoAdapter> FromConnection<A> for Identity {
-    fn from_connection(socket: &SocketRef<A>, _: Option<DisconnectReason>) -> Option<Self> {
+impl FromConnection for Identity {
+    fn from_connection(socket: &SocketRef, _: Option<DisconnectReason>) -> Option<Self> {
         socket.extensions.get::<Identity>()
     }
 }
 
 /// The socket's identity, if any: the method runs for every socket.
-impl<A: IoAdapter> FromConnection<A> for Option<Identity> {
-    fn from_connection(socket: &SocketRef<A>, _: Option<DisconnectReason>) -> Option<Self> {
+impl FromConnection for Option<Identity> {
+    fn from_connection(socket: &SocketRef, _: Option<DisconnectReason>) -> Option<Self> {
         Some(socket.extensions.get::<Identity>())
     }
 }
 
 /// Why the socket left: the method runs on disconnect only.
-impl<A: IoAdapter> FromConnection<A> for DisconnectReason {
-    fn from_connection(_: &SocketRef<A>, reason: Option<DisconnectReason>) -> Option<Self> {
+impl FromConnection for DisconnectReason {
+    fn from_connection(_: &SocketRef, reason: Option<DisconnectReason>) -> Option<Self> {
         reason
     }
 }

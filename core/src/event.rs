@@ -2,13 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::extract::{AckSender, SocketRef};
 use serde::de::DeserializeOwned;
-use socketioxide::{
-    adapter::Adapter as IoAdapter,
-    extract::{AckSender, Data, SocketRef},
-    handler::FromMessageParts,
-    socket::Socket,
-};
+use socketioxide::{extract::Data, handler::FromMessageParts, socket::Socket};
 use socketioxide_core::Value;
 
 use crate::{AnyAdapter, EventError};
@@ -21,14 +17,14 @@ pub const ERROR_EVENT: &str = "error";
 /// Event layers are `tower` services over this type. The arguments stay in the parser's
 /// representation until a handler (or a layer, through [`data`](Self::data)) decodes them, so a
 /// layer that only looks at the name or the socket costs no deserialization.
-pub struct EventRequest<A: IoAdapter = AnyAdapter> {
-    pub(crate) socket: Arc<Socket<A>>,
+pub struct EventRequest {
+    pub(crate) socket: Arc<Socket<AnyAdapter>>,
     pub(crate) event: String,
     pub(crate) data: Value,
     pub(crate) ack_id: Option<i64>,
 }
 
-impl<A: IoAdapter> std::fmt::Debug for EventRequest<A> {
+impl std::fmt::Debug for EventRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventRequest")
             .field("socket", &self.socket.id)
@@ -39,19 +35,19 @@ impl<A: IoAdapter> std::fmt::Debug for EventRequest<A> {
     }
 }
 
-impl<A: IoAdapter> EventRequest<A> {
+impl EventRequest {
     /// The event name.
     pub fn event(&self) -> &str {
         &self.event
     }
 
     /// The socket that sent the event.
-    pub fn socket(&self) -> &Socket<A> {
+    pub fn socket(&self) -> &Socket<AnyAdapter> {
         &self.socket
     }
 
     /// A handle to the socket that sent the event.
-    pub fn socket_ref(&self) -> SocketRef<A> {
+    pub fn socket_ref(&self) -> SocketRef {
         SocketRef::from(self.socket.clone())
     }
 
@@ -73,7 +69,7 @@ impl<A: IoAdapter> EventRequest<A> {
     }
 
     /// The acknowledgement sender of this event (sending does nothing if the client asked for none).
-    pub fn ack_sender(&self) -> AckSender<A> {
+    pub fn ack_sender(&self) -> AckSender {
         let mut empty = Value::Str("".into(), None);
         match AckSender::from_message_parts(&self.socket, &mut empty, &self.ack_id) {
             Ok(ack) => ack,

@@ -5,7 +5,7 @@
 //! argument that cannot be extracted answers the client with an error instead of being dropped.
 
 use serde::de::DeserializeOwned;
-use socketioxide::{adapter::Adapter as IoAdapter, handler::FromMessageParts};
+use socketioxide::handler::FromMessageParts;
 
 use crate::{AnyAdapter, EventError, EventRequest, Identity, Io};
 
@@ -13,26 +13,26 @@ pub use socketioxide::extract::{Data, Event, TryData};
 
 /// The socket that sent the event (socketioxide's `SocketRef`, on the app's [`AnyAdapter`]): the
 /// same type whatever backend the app was built with.
-pub type SocketRef<A = AnyAdapter> = socketioxide::extract::SocketRef<A>;
+pub type SocketRef = socketioxide::extract::SocketRef<AnyAdapter>;
 
 /// Answers the client's acknowledgement (socketioxide's `AckSender`, on the app's [`AnyAdapter`]).
-pub type AckSender<A = AnyAdapter> = socketioxide::extract::AckSender<A>;
+pub type AckSender = socketioxide::extract::AckSender<AnyAdapter>;
 pub use socketioxide::socket::DisconnectReason;
 
 /// What handlers share: the app state and the [`Io`] handle.
-pub struct AppContext<S, A: IoAdapter = AnyAdapter> {
+pub struct AppContext<S> {
     pub(crate) state: S,
-    pub(crate) io: Io<A>,
+    pub(crate) io: Io,
 }
 
-impl<S, A: IoAdapter> AppContext<S, A> {
+impl<S> AppContext<S> {
     /// The app state given to [`App::builder`](crate::App::builder).
     pub fn state(&self) -> &S {
         &self.state
     }
 
     /// The server handle.
-    pub fn io(&self) -> &Io<A> {
+    pub fn io(&self) -> &Io {
         &self.io
     }
 }
@@ -55,58 +55,58 @@ impl<S, A: IoAdapter> AppContext<S, A> {
     message = "`{Self}` cannot be an event handler argument",
     note = "arguments must implement `FromEvent`: SocketRef, Data<T>, TryData<T>, AckSender, Event, State<S>, Identity, Option<Identity>, Io, or your own type"
 )]
-pub trait FromEvent<S, A: IoAdapter = AnyAdapter>: Sized {
+pub trait FromEvent<S>: Sized {
     /// Extracts the argument, or refuses the event with the error the client will read.
-    fn from_event(req: &mut EventRequest<A>, cx: &AppContext<S, A>) -> Result<Self, EventError>;
+    fn from_event(req: &mut EventRequest, cx: &AppContext<S>) -> Result<Self, EventError>;
 }
 
 /// The app state, cloned into the handler.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct State<S>(pub S);
 
-impl<S: Clone, A: IoAdapter> FromEvent<S, A> for State<S> {
-    fn from_event(_: &mut EventRequest<A>, cx: &AppContext<S, A>) -> Result<Self, EventError> {
+impl<S: Clone> FromEvent<S> for State<S> {
+    fn from_event(_: &mut EventRequest, cx: &AppContext<S>) -> Result<Self, EventError> {
         Ok(State(cx.state.clone()))
     }
 }
 
-impl<S, A: IoAdapter> FromEvent<S, A> for Io<A> {
-    fn from_event(_: &mut EventRequest<A>, cx: &AppContext<S, A>) -> Result<Self, EventError> {
+impl<S> FromEvent<S> for Io {
+    fn from_event(_: &mut EventRequest, cx: &AppContext<S>) -> Result<Self, EventError> {
         Ok(cx.io.clone())
     }
 }
 
-impl<S, A: IoAdapter> FromEvent<S, A> for SocketRef<A> {
-    fn from_event(req: &mut EventRequest<A>, _: &AppContext<S, A>) -> Result<Self, EventError> {
+impl<S> FromEvent<S> for SocketRef {
+    fn from_event(req: &mut EventRequest, _: &AppContext<S>) -> Result<Self, EventError> {
         Ok(req.socket_ref())
     }
 }
 
 /// Takes the acknowledgement over: the handler answers it, and its return value no longer does.
-impl<S, A: IoAdapter> FromEvent<S, A> for AckSender<A> {
-    fn from_event(req: &mut EventRequest<A>, _: &AppContext<S, A>) -> Result<Self, EventError> {
+impl<S> FromEvent<S> for AckSender {
+    fn from_event(req: &mut EventRequest, _: &AppContext<S>) -> Result<Self, EventError> {
         let ack = req.ack_sender();
         req.ack_id = None;
         Ok(ack)
     }
 }
 
-impl<S, A: IoAdapter> FromEvent<S, A> for Event {
-    fn from_event(req: &mut EventRequest<A>, _: &AppContext<S, A>) -> Result<Self, EventError> {
+impl<S> FromEvent<S> for Event {
+    fn from_event(req: &mut EventRequest, _: &AppContext<S>) -> Result<Self, EventError> {
         Ok(Event(req.event.clone()))
     }
 }
 
 /// Refuses the event with [`EventError::InvalidPayload`] when the arguments do not fit `T`.
-impl<S, A: IoAdapter, T: DeserializeOwned> FromEvent<S, A> for Data<T> {
-    fn from_event(req: &mut EventRequest<A>, _: &AppContext<S, A>) -> Result<Self, EventError> {
+impl<S, T: DeserializeOwned> FromEvent<S> for Data<T> {
+    fn from_event(req: &mut EventRequest, _: &AppContext<S>) -> Result<Self, EventError> {
         req.data().map(Data)
     }
 }
 
 /// Hands the decoding result to the handler, which decides what a bad payload means.
-impl<S, A: IoAdapter, T: DeserializeOwned> FromEvent<S, A> for TryData<T> {
-    fn from_event(req: &mut EventRequest<A>, _: &AppContext<S, A>) -> Result<Self, EventError> {
+impl<S, T: DeserializeOwned> FromEvent<S> for TryData<T> {
+    fn from_event(req: &mut EventRequest, _: &AppContext<S>) -> Result<Self, EventError> {
         match TryData::from_message_parts(&req.socket, &mut req.data, &req.ack_id) {
             Ok(data) => Ok(data),
             Err(never) => match never {},
@@ -115,8 +115,8 @@ impl<S, A: IoAdapter, T: DeserializeOwned> FromEvent<S, A> for TryData<T> {
 }
 
 /// Refuses the event with `Authentication required` when the socket has no identity.
-impl<S, A: IoAdapter> FromEvent<S, A> for Identity {
-    fn from_event(req: &mut EventRequest<A>, _: &AppContext<S, A>) -> Result<Self, EventError> {
+impl<S> FromEvent<S> for Identity {
+    fn from_event(req: &mut EventRequest, _: &AppContext<S>) -> Result<Self, EventError> {
         req.socket
             .extensions
             .get::<Identity>()
@@ -124,8 +124,8 @@ impl<S, A: IoAdapter> FromEvent<S, A> for Identity {
     }
 }
 
-impl<S, A: IoAdapter> FromEvent<S, A> for Option<Identity> {
-    fn from_event(req: &mut EventRequest<A>, _: &AppContext<S, A>) -> Result<Self, EventError> {
+impl<S> FromEvent<S> for Option<Identity> {
+    fn from_event(req: &mut EventRequest, _: &AppContext<S>) -> Result<Self, EventError> {
         Ok(req.socket.extensions.get::<Identity>())
     }
 }

@@ -2,9 +2,7 @@
 
 use std::sync::Arc;
 
-use socketioxide::adapter::Adapter as IoAdapter;
-
-use crate::{AnyAdapter, BoxError, EventRequest};
+use crate::{BoxError, EventRequest};
 
 /// A cheap, synchronous check of each incoming event, run as the event arrives and before it
 /// takes a place in the socket's queue: what a gate refuses costs no queue slot and no handler
@@ -19,35 +17,35 @@ use crate::{AnyAdapter, BoxError, EventRequest};
 ///
 /// struct NoLongNames;
 ///
-/// impl<A: iostack_core::socketioxide::adapter::Adapter> EventGate<A> for NoLongNames {
-///     fn check(&self, req: &EventRequest<A>) -> Result<(), BoxError> {
+/// impl EventGate for NoLongNames {
+///     fn check(&self, req: &EventRequest) -> Result<(), BoxError> {
 ///         if req.event().len() > 64 { Err("Event name too long".into()) } else { Ok(()) }
 ///     }
 /// }
 ///
 /// let builder = App::builder(()).gate(NoLongNames);
 /// ```
-pub trait EventGate<A: IoAdapter = AnyAdapter>: Send + Sync + 'static {
+pub trait EventGate: Send + Sync + 'static {
     /// `Ok` lets the event through to the queue; `Err` refuses it with the error's text.
-    fn check(&self, req: &EventRequest<A>) -> Result<(), BoxError>;
+    fn check(&self, req: &EventRequest) -> Result<(), BoxError>;
 }
 
 /// The gates of an app, in the order they were added.
-pub(crate) struct Gates<A: IoAdapter>(Arc<[Arc<dyn EventGate<A>>]>);
+pub(crate) struct Gates(Arc<[Arc<dyn EventGate>]>);
 
-impl<A: IoAdapter> Clone for Gates<A> {
+impl Clone for Gates {
     fn clone(&self) -> Self {
         Self(self.0.clone())
     }
 }
 
-impl<A: IoAdapter> Gates<A> {
-    pub(crate) fn new(gates: Vec<Arc<dyn EventGate<A>>>) -> Self {
+impl Gates {
+    pub(crate) fn new(gates: Vec<Arc<dyn EventGate>>) -> Self {
         Self(gates.into())
     }
 
     /// The first refusal, if any gate refuses.
-    pub(crate) fn check(&self, req: &EventRequest<A>) -> Result<(), BoxError> {
+    pub(crate) fn check(&self, req: &EventRequest) -> Result<(), BoxError> {
         self.0.iter().try_for_each(|gate| gate.check(req))
     }
 }

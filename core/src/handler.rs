@@ -3,9 +3,8 @@
 use std::{future::Future, marker::PhantomData, sync::Arc};
 
 use serde::Serialize;
-use socketioxide::adapter::Adapter as IoAdapter;
 
-use crate::{AnyAdapter, AppContext, BoxFuture, EventError, EventRequest, FromEvent};
+use crate::{AppContext, BoxFuture, EventError, EventRequest, FromEvent};
 
 /// What a handler may return: nothing, a [`Reply`], or a `Result` whose value answers the
 /// client's acknowledgement and whose error the client reads.
@@ -90,27 +89,26 @@ fn reply_value<T: Serialize>(value: &T) -> Result<serde_json::Value, EventError>
 
 /// An async function usable as an event handler: every argument implements [`FromEvent`] and the
 /// output implements [`IntoEventResult`]. Implemented for functions and closures of up to 8 arguments.
-pub trait EventHandler<S, A: IoAdapter, T>: Clone + Send + Sync + 'static {
+pub trait EventHandler<S, T>: Clone + Send + Sync + 'static {
     /// Extracts the arguments and runs the handler.
     fn call(
         &self,
-        req: EventRequest<A>,
-        cx: &AppContext<S, A>,
+        req: EventRequest,
+        cx: &AppContext<S>,
     ) -> BoxFuture<'static, Result<(), EventError>>;
 }
 
 macro_rules! impl_event_handler {
     ($($ty:ident),*) => {
         #[allow(non_snake_case, unused_mut, unused_variables)]
-        impl<S, A, F, Fut, R, $($ty,)*> EventHandler<S, A, ($($ty,)*)> for F
+        impl<S, F, Fut, R, $($ty,)*> EventHandler<S, ($($ty,)*)> for F
         where
-            A: IoAdapter,
             F: FnOnce($($ty,)*) -> Fut + Clone + Send + Sync + 'static,
             Fut: Future<Output = R> + Send + 'static,
             R: IntoEventResult,
-            $($ty: FromEvent<S, A> + Send,)*
+            $($ty: FromEvent<S> + Send,)*
         {
-            fn call(&self, mut req: EventRequest<A>, cx: &AppContext<S, A>) -> BoxFuture<'static, Result<(), EventError>> {
+            fn call(&self, mut req: EventRequest, cx: &AppContext<S>) -> BoxFuture<'static, Result<(), EventError>> {
                 $(
                     let $ty = match $ty::from_event(&mut req, cx) {
                         Ok(v) => v,
@@ -143,43 +141,42 @@ impl_event_handler!(T1, T2, T3, T4, T5, T6, T7);
 impl_event_handler!(T1, T2, T3, T4, T5, T6, T7, T8);
 
 /// A handler with its argument types erased, as routes store it.
-pub(crate) trait ErasedHandler<S, A: IoAdapter>: Send + Sync + 'static {
+pub(crate) trait ErasedHandler<S>: Send + Sync + 'static {
     fn call(
         &self,
-        req: EventRequest<A>,
-        cx: &AppContext<S, A>,
+        req: EventRequest,
+        cx: &AppContext<S>,
     ) -> BoxFuture<'static, Result<(), EventError>>;
 }
 
 struct Erased<H, T>(H, PhantomData<fn() -> T>);
 
-impl<S, A, H, T> ErasedHandler<S, A> for Erased<H, T>
+impl<S, H, T> ErasedHandler<S> for Erased<H, T>
 where
-    A: IoAdapter,
-    H: EventHandler<S, A, T>,
+    H: EventHandler<S, T>,
     T: 'static,
 {
     fn call(
         &self,
-        req: EventRequest<A>,
-        cx: &AppContext<S, A>,
+        req: EventRequest,
+        cx: &AppContext<S>,
     ) -> BoxFuture<'static, Result<(), EventError>> {
         self.0.call(req, cx)
     }
 }
 
 /// A shared, type-erased handler.
-pub struct BoxedHandler<S, A: IoAdapter = AnyAdapter>(pub(crate) Arc<dyn ErasedHandler<S, A>>);
+pub struct BoxedHandler<S>(pub(crate) Arc<dyn ErasedHandler<S>>);
 
-impl<S, A: IoAdapter> Clone for BoxedHandler<S, A> {
+impl<S> Clone for BoxedHandler<S> {
     fn clone(&self) -> Self {
         Self(self.0.clone())
     }
 }
 
-impl<S: 'static, A: IoAdapter> BoxedHandler<S, A> {
+impl<S: 'static> BoxedHandler<S> {
     /// Erases a handler's type.
-    pub fn new<H: EventHandler<S, A, T>, T: 'static>(handler: H) -> Self {
+    pub fn new<H: EventHandler<S, T>, T: 'static>(handler: H) -> Self {
         Self(Arc::new(Erased(handler, PhantomData)))
     }
 }

@@ -2,16 +2,17 @@
 
 use std::{fmt, sync::Arc};
 
-use socketioxide::{adapter::Adapter as IoAdapter, extract::SocketRef, socket::DisconnectReason};
+use crate::extract::SocketRef;
+use socketioxide::socket::DisconnectReason;
 
 use crate::{AnyAdapter, BoxedHandler, EventHandler, Io};
 
 /// What an `init` hook receives: the app state and the freshly built server.
-pub struct InitContext<S, A: IoAdapter = AnyAdapter> {
+pub struct InitContext<S> {
     /// The app state given to [`App::builder`](crate::App::builder).
     pub state: S,
     /// The server handle: namespaces exist, nothing is listening yet.
-    pub io: Io<A>,
+    pub io: Io,
 }
 
 /// Why a hook failed; its text names the cause and ends up in [`BuildError::Init`](crate::BuildError::Init).
@@ -45,12 +46,12 @@ impl fmt::Debug for HookError {
 }
 
 /// Event handlers that hooks add to namespaces; what `#[hooks]` fills from `#[event]` methods.
-pub struct HookRoutes<S, A: IoAdapter = AnyAdapter> {
-    pub(crate) routes: Vec<(String, String, BoxedHandler<S, A>)>,
+pub struct HookRoutes<S> {
+    pub(crate) routes: Vec<(String, String, BoxedHandler<S>)>,
     pub(crate) namespaces: Vec<String>,
 }
 
-impl<S, A: IoAdapter> Default for HookRoutes<S, A> {
+impl<S> Default for HookRoutes<S> {
     fn default() -> Self {
         Self {
             routes: Vec::new(),
@@ -59,11 +60,11 @@ impl<S, A: IoAdapter> Default for HookRoutes<S, A> {
     }
 }
 
-impl<S: 'static, A: IoAdapter> HookRoutes<S, A> {
+impl<S: 'static> HookRoutes<S> {
     /// Handles `event` in namespace `ns` with `handler`, through that namespace's event stack.
     pub fn on<H, T>(&mut self, ns: impl Into<String>, event: impl Into<String>, handler: H)
     where
-        H: EventHandler<S, A, T>,
+        H: EventHandler<S, T>,
         T: 'static,
     {
         self.routes
@@ -99,7 +100,6 @@ impl<S: 'static, A: IoAdapter> HookRoutes<S, A> {
 pub trait Hooks<S, A = AnyAdapter>: Send + Sync + 'static
 where
     S: Send + Sync + 'static,
-    A: IoAdapter,
 {
     /// Name used in errors and logs.
     fn name(&self) -> &str {
@@ -107,39 +107,39 @@ where
     }
 
     /// Adds event handlers to namespaces, before the server is built.
-    fn routes(self: Arc<Self>, routes: &mut HookRoutes<S, A>) {
+    fn routes(self: Arc<Self>, routes: &mut HookRoutes<S>) {
         let _ = routes;
     }
 
     /// Runs once, right after the server is constructed and before it listens.
     /// An error aborts [`build`](crate::AppBuilder::build) with this hook's name.
-    async fn init(&self, cx: &mut InitContext<S, A>) -> Result<(), HookError> {
+    async fn init(&self, cx: &mut InitContext<S>) -> Result<(), HookError> {
         let _ = cx;
         Ok(())
     }
 
     /// Runs when a socket is admitted to any namespace, before its first event is handled.
-    async fn on_connection(&self, socket: &SocketRef<A>) {
+    async fn on_connection(&self, socket: &SocketRef) {
         let _ = socket;
     }
 
     /// Runs when an admitted socket disconnects, after its pending events are handled.
-    async fn on_disconnect(&self, socket: &SocketRef<A>, reason: DisconnectReason) {
+    async fn on_disconnect(&self, socket: &SocketRef, reason: DisconnectReason) {
         let _ = (socket, reason);
     }
 
     /// Runs when the server shuts down, before the sockets are closed.
-    async fn on_shutdown(&self, io: &Io<A>) {
+    async fn on_shutdown(&self, io: &Io) {
         let _ = io;
     }
 
     /// Runs once the shutdown has disconnected every socket and their disconnect hooks ran,
     /// before [`serve`](crate::App::serve) returns: the place to flush what connections left
     /// behind (log writers, seats). Bounded by the shutdown's drain time, at least 5 s in all.
-    async fn on_stopped(&self, io: &Io<A>) {
+    async fn on_stopped(&self, io: &Io) {
         let _ = io;
     }
 }
 
 /// The hooks of an app, shared by every namespace.
-pub(crate) type HookList<S, A> = Arc<[Arc<dyn Hooks<S, A>>]>;
+pub(crate) type HookList<S> = Arc<[Arc<dyn Hooks<S>>]>;

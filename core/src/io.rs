@@ -1,10 +1,8 @@
 //! [`Io`]: the handle to the whole server (the JS `strapi.$io`).
 
+use crate::extract::SocketRef;
 use serde::Serialize;
-use socketioxide::{
-    BroadcastError, SocketIo, adapter::Adapter as IoAdapter, extract::SocketRef,
-    operators::BroadcastOperators,
-};
+use socketioxide::{BroadcastError, SocketIo, operators::BroadcastOperators};
 use socketioxide_core::adapter::RoomParam;
 
 use crate::{AnyAdapter, ConnectionInfo, ConnectionRegistry, delivery::Deliveries};
@@ -27,14 +25,14 @@ use crate::{AnyAdapter, ConnectionInfo, ConnectionRegistry, delivery::Deliveries
 ///     }
 /// }
 /// ```
-pub struct Io<A: IoAdapter = AnyAdapter> {
-    io: SocketIo<A>,
+pub struct Io {
+    io: SocketIo<AnyAdapter>,
     registry: ConnectionRegistry,
     deliveries: Deliveries,
     adapter_name: &'static str,
 }
 
-impl<A: IoAdapter> Clone for Io<A> {
+impl Clone for Io {
     fn clone(&self) -> Self {
         Self {
             io: self.io.clone(),
@@ -45,7 +43,7 @@ impl<A: IoAdapter> Clone for Io<A> {
     }
 }
 
-impl<A: IoAdapter> std::fmt::Debug for Io<A> {
+impl std::fmt::Debug for Io {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Io")
             .field("adapter", &self.adapter_name)
@@ -54,9 +52,9 @@ impl<A: IoAdapter> std::fmt::Debug for Io<A> {
     }
 }
 
-impl<A: IoAdapter> Io<A> {
+impl Io {
     pub(crate) fn new(
-        io: SocketIo<A>,
+        io: SocketIo<AnyAdapter>,
         registry: ConnectionRegistry,
         adapter_name: &'static str,
         deliveries: Deliveries,
@@ -70,7 +68,7 @@ impl<A: IoAdapter> Io<A> {
     }
 
     /// The underlying socketioxide handle, for everything this one does not wrap.
-    pub fn socketio(&self) -> &SocketIo<A> {
+    pub fn socketio(&self) -> &SocketIo<AnyAdapter> {
         &self.io
     }
 
@@ -89,17 +87,17 @@ impl<A: IoAdapter> Io<A> {
     }
 
     /// Selects the clients of the `/` namespace in `rooms`, on every node.
-    pub fn to(&self, rooms: impl RoomParam) -> BroadcastOperators<A> {
+    pub fn to(&self, rooms: impl RoomParam) -> BroadcastOperators<AnyAdapter> {
         self.io.to(rooms)
     }
 
     /// Selects every client of namespace `path`, if the namespace exists.
-    pub fn of(&self, path: impl AsRef<str>) -> Option<BroadcastOperators<A>> {
+    pub fn of(&self, path: impl AsRef<str>) -> Option<BroadcastOperators<AnyAdapter>> {
         self.io.of(path)
     }
 
     /// The sockets connected to this node, over every namespace.
-    pub fn sockets(&self) -> Vec<SocketRef<A>> {
+    pub fn sockets(&self) -> Vec<SocketRef> {
         self.io
             .nsps()
             .into_iter()

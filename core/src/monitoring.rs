@@ -35,9 +35,8 @@ use axum::{
     routing::get,
 };
 use serde::Serialize;
-use socketioxide::adapter::Adapter as IoAdapter;
 
-use crate::{AnyAdapter, ConnectionInfo, Health, Io, adapter::DynAdapter};
+use crate::{ConnectionInfo, Health, Io, adapter::DynAdapter};
 
 mod page;
 mod prometheus;
@@ -109,13 +108,13 @@ pub struct ConnectionStats {
 }
 
 /// Reads the state of a running app for monitoring; cheap to clone.
-pub struct Monitor<A: IoAdapter = AnyAdapter> {
-    io: Io<A>,
+pub struct Monitor {
+    io: Io,
     adapter: Arc<dyn DynAdapter>,
     sources: Vec<Arc<dyn MetricsSource>>,
 }
 
-impl<A: IoAdapter> Clone for Monitor<A> {
+impl Clone for Monitor {
     fn clone(&self) -> Self {
         Self {
             io: self.io.clone(),
@@ -125,8 +124,8 @@ impl<A: IoAdapter> Clone for Monitor<A> {
     }
 }
 
-impl<A: IoAdapter> Monitor<A> {
-    pub(crate) fn new(io: Io<A>, adapter: Arc<dyn DynAdapter>) -> Self {
+impl Monitor {
+    pub(crate) fn new(io: Io, adapter: Arc<dyn DynAdapter>) -> Self {
         Self {
             io,
             adapter,
@@ -251,28 +250,22 @@ impl<A: IoAdapter> Monitor<A> {
     /// (`401` when refused). Merge or nest it into your router.
     pub fn router(&self, access: Access) -> Router {
         Router::new()
-            .route("/stats", get(stats_route::<A>))
-            .route("/metrics", get(metrics_route::<A>))
+            .route("/stats", get(stats_route))
+            .route("/metrics", get(metrics_route))
             .with_state((self.clone(), access))
     }
 }
 
-type RouteState<A> = State<(Monitor<A>, Access)>;
+type RouteState = State<(Monitor, Access)>;
 
-async fn stats_route<A: IoAdapter>(
-    State((monitor, access)): RouteState<A>,
-    headers: HeaderMap,
-) -> Response {
+async fn stats_route(State((monitor, access)): RouteState, headers: HeaderMap) -> Response {
     if !(access.0)(&headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
     Json(monitor.json().await).into_response()
 }
 
-async fn metrics_route<A: IoAdapter>(
-    State((monitor, access)): RouteState<A>,
-    headers: HeaderMap,
-) -> Response {
+async fn metrics_route(State((monitor, access)): RouteState, headers: HeaderMap) -> Response {
     if !(access.0)(&headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }

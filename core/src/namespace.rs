@@ -2,14 +2,12 @@
 
 use std::sync::Arc;
 
-use socketioxide::adapter::Adapter as IoAdapter;
-use socketioxide_core::adapter::DefinedAdapter;
 use tower::{Service, ServiceExt, util::BoxCloneSyncService};
 use tower_layer::{Identity, Layer, Stack};
 
 use crate::{
-    Admit, AnyAdapter, AppContext, BoxError, BoxedHandler, BuildError, ConnectRequest,
-    EventHandler, EventRequest, Router,
+    Admit, AppContext, BoxError, BoxedHandler, BuildError, ConnectRequest, EventHandler,
+    EventRequest, Router,
     hooks::{HookList, HookRoutes},
     router::RouteTable,
 };
@@ -21,15 +19,15 @@ use crate::{
 /// stack → admission, app event stack → namespace event stack → handler. The root namespace `/` is configured directly on the
 /// [`AppBuilder`](crate::AppBuilder); other namespaces through
 /// [`AppBuilder::namespace`](crate::AppBuilder::namespace).
-pub struct NamespaceBuilder<S, A: IoAdapter = AnyAdapter, CL = Identity, EL = Identity> {
+pub struct NamespaceBuilder<S, CL = Identity, EL = Identity> {
     pub(crate) path: String,
     pub(crate) public: bool,
     connect: CL,
     events: EL,
-    pub(crate) routes: RouteTable<S, A>,
+    pub(crate) routes: RouteTable<S>,
 }
 
-impl<S: 'static, A: IoAdapter> NamespaceBuilder<S, A> {
+impl<S: 'static> NamespaceBuilder<S> {
     pub(crate) fn new(path: impl Into<String>) -> Self {
         Self {
             path: path.into(),
@@ -41,9 +39,9 @@ impl<S: 'static, A: IoAdapter> NamespaceBuilder<S, A> {
     }
 }
 
-impl<S: 'static, A: IoAdapter, CL, EL> NamespaceBuilder<S, A, CL, EL> {
+impl<S: 'static, CL, EL> NamespaceBuilder<S, CL, EL> {
     /// Adds a layer to the connect stack: it sees every [`ConnectRequest`] to this namespace.
-    pub fn on_connect<L>(self, layer: L) -> NamespaceBuilder<S, A, Stack<L, CL>, EL> {
+    pub fn on_connect<L>(self, layer: L) -> NamespaceBuilder<S, Stack<L, CL>, EL> {
         NamespaceBuilder {
             path: self.path,
             public: self.public,
@@ -54,7 +52,7 @@ impl<S: 'static, A: IoAdapter, CL, EL> NamespaceBuilder<S, A, CL, EL> {
     }
 
     /// Adds a layer to the event stack: it sees every [`EventRequest`] of this namespace.
-    pub fn on_event<L>(self, layer: L) -> NamespaceBuilder<S, A, CL, Stack<L, EL>> {
+    pub fn on_event<L>(self, layer: L) -> NamespaceBuilder<S, CL, Stack<L, EL>> {
         NamespaceBuilder {
             path: self.path,
             public: self.public,
@@ -67,7 +65,7 @@ impl<S: 'static, A: IoAdapter, CL, EL> NamespaceBuilder<S, A, CL, EL> {
     /// Handles `event` with `handler`, an async function whose arguments are extractors.
     ///
     /// Registering the same event twice makes [`build`](crate::AppBuilder::build) fail.
-    pub fn on<H: EventHandler<S, A, T>, T: 'static>(
+    pub fn on<H: EventHandler<S, T>, T: 'static>(
         mut self,
         event: impl Into<String>,
         handler: H,
@@ -77,7 +75,7 @@ impl<S: 'static, A: IoAdapter, CL, EL> NamespaceBuilder<S, A, CL, EL> {
     }
 
     /// Handles every event that has no handler of its own (else those get `Unknown event`).
-    pub fn fallback<H: EventHandler<S, A, T>, T: 'static>(mut self, handler: H) -> Self {
+    pub fn fallback<H: EventHandler<S, T>, T: 'static>(mut self, handler: H) -> Self {
         self.routes.set_fallback(BoxedHandler::new(handler));
         self
     }
@@ -85,19 +83,18 @@ impl<S: 'static, A: IoAdapter, CL, EL> NamespaceBuilder<S, A, CL, EL> {
 
 /// A namespace's own connect stack around [`Admit`], type-erased so that the app's stack can wrap
 /// every namespace whatever its own layers are.
-pub(crate) type NamespaceConnect<A> =
-    BoxCloneSyncService<ConnectRequest<A>, ConnectRequest<A>, BoxError>;
+pub(crate) type NamespaceConnect = BoxCloneSyncService<ConnectRequest, ConnectRequest, BoxError>;
 
 /// A namespace's own event stack around its [`Router`], type-erased like [`NamespaceConnect`].
-pub(crate) type NamespaceEvents<A> = BoxCloneSyncService<EventRequest<A>, (), BoxError>;
+pub(crate) type NamespaceEvents = BoxCloneSyncService<EventRequest, (), BoxError>;
 
 /// One namespace's stacks, ready to be wrapped by the app's stacks and registered.
-pub(crate) struct NamespaceStacks<A: IoAdapter> {
+pub(crate) struct NamespaceStacks {
     pub(crate) path: String,
     /// Registered outside the app's stacks ([`AppBuilder::public_namespace`](crate::AppBuilder::public_namespace)).
     pub(crate) public: bool,
-    pub(crate) connect: NamespaceConnect<A>,
-    pub(crate) events: NamespaceEvents<A>,
+    pub(crate) connect: NamespaceConnect,
+    pub(crate) events: NamespaceEvents,
 }
 
 /// A namespace whose stacks fit together, ready to be registered (stack types erased).
@@ -107,41 +104,39 @@ pub(crate) struct NamespaceStacks<A: IoAdapter> {
 #[doc(hidden)]
 #[diagnostic::on_unimplemented(
     message = "the layers of this namespace do not form valid iostack stacks",
-    note = "connect layers must wrap `Admit<A>` into a `Service<ConnectRequest<A>, Response = ConnectRequest<A>>`, \
-            event layers must wrap `Router<S, A>` into a `Service<EventRequest<A>, Response = ()>`; \
+    note = "connect layers must wrap `Admit` into a `Service<ConnectRequest, Response = ConnectRequest>`, \
+            event layers must wrap `Router<S>` into a `Service<EventRequest, Response = ()>`; \
             both must be `Clone + Send + Sync + 'static` with errors convertible into `BoxError`"
 )]
-pub trait NamespaceSpec<S, A: IoAdapter = AnyAdapter>: Send {
+pub trait NamespaceSpec<S>: Send {
     /// The namespace's path.
     fn path(&self) -> &str;
     /// Adds a handler declared by hooks.
-    fn add_route(&mut self, event: String, handler: BoxedHandler<S, A>);
+    fn add_route(&mut self, event: String, handler: BoxedHandler<S>);
     /// The first event registered twice, if any.
     fn conflict(&self) -> Option<&str>;
     /// Builds the namespace's own stacks.
     #[allow(private_interfaces)]
-    fn into_stacks(self: Box<Self>, cx: Arc<AppContext<S, A>>) -> NamespaceStacks<A>;
+    fn into_stacks(self: Box<Self>, cx: Arc<AppContext<S>>) -> NamespaceStacks;
 }
 
-impl<S, A, CL, EL> NamespaceSpec<S, A> for NamespaceBuilder<S, A, CL, EL>
+impl<S, CL, EL> NamespaceSpec<S> for NamespaceBuilder<S, CL, EL>
 where
     S: Send + Sync + 'static,
-    A: IoAdapter + DefinedAdapter,
-    CL: Layer<Admit<A>> + Send,
-    CL::Service:
-        Service<ConnectRequest<A>, Response = ConnectRequest<A>> + Clone + Send + Sync + 'static,
-    <CL::Service as Service<ConnectRequest<A>>>::Error: Into<BoxError>,
-    <CL::Service as Service<ConnectRequest<A>>>::Future: Send,
-    EL: Layer<Router<S, A>> + Send,
-    EL::Service: Service<EventRequest<A>, Response = ()> + Clone + Send + Sync + 'static,
-    <EL::Service as Service<EventRequest<A>>>::Error: Into<BoxError>,
-    <EL::Service as Service<EventRequest<A>>>::Future: Send,
+    CL: Layer<Admit> + Send,
+    CL::Service: Service<ConnectRequest, Response = ConnectRequest> + Clone + Send + Sync + 'static,
+    <CL::Service as Service<ConnectRequest>>::Error: Into<BoxError>,
+    <CL::Service as Service<ConnectRequest>>::Future: Send,
+    EL: Layer<Router<S>> + Send,
+    EL::Service: Service<EventRequest, Response = ()> + Clone + Send + Sync + 'static,
+    <EL::Service as Service<EventRequest>>::Error: Into<BoxError>,
+    <EL::Service as Service<EventRequest>>::Future: Send,
 {
     fn path(&self) -> &str {
         &self.path
     }
 
-    fn add_route(&mut self, event: String, handler: BoxedHandler<S, A>) {
+    fn add_route(&mut self, event: String, handler: BoxedHandler<S>) {
         self.routes.insert(event, handler);
     }
 
@@ -150,7 +145,7 @@ where
     }
 
     #[allow(private_interfaces)]
-    fn into_stacks(self: Box<Self>, cx: Arc<AppContext<S, A>>) -> NamespaceStacks<A> {
+    fn into_stacks(self: Box<Self>, cx: Arc<AppContext<S>>) -> NamespaceStacks {
         let this = *self;
         NamespaceStacks {
             path: this.path,
@@ -169,13 +164,12 @@ where
 ///
 /// A namespace that the builder never declared is an error naming it and the hooks: hooks never
 /// open a namespace by themselves.
-pub(crate) fn add_hook_routes<S, A>(
-    specs: &mut [Box<dyn NamespaceSpec<S, A>>],
-    hooks: &HookList<S, A>,
+pub(crate) fn add_hook_routes<S>(
+    specs: &mut [Box<dyn NamespaceSpec<S>>],
+    hooks: &HookList<S>,
 ) -> Result<(), BuildError>
 where
     S: Clone + Send + Sync + 'static,
-    A: IoAdapter + DefinedAdapter,
 {
     for hook in hooks.iter() {
         let mut routes = HookRoutes::default();
@@ -202,9 +196,7 @@ where
 }
 
 /// Refuses duplicate namespaces and duplicate event registrations.
-pub(crate) fn check_specs<S, A: IoAdapter>(
-    specs: &[Box<dyn NamespaceSpec<S, A>>],
-) -> Result<(), BuildError> {
+pub(crate) fn check_specs<S>(specs: &[Box<dyn NamespaceSpec<S>>]) -> Result<(), BuildError> {
     for (i, spec) in specs.iter().enumerate() {
         if specs[..i].iter().any(|s| s.path() == spec.path()) {
             return Err(BuildError::Config(format!(

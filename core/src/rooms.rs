@@ -5,7 +5,7 @@
 //! [`Io::broadcast_to_role`](crate::Io::broadcast_to_role) find sockets through them. Rooms from
 //! claims (`premium`, `country-{c}`) come from the middleware crate's auto-join layer.
 
-use socketioxide::{adapter::Adapter as IoAdapter, extract::AckSender, extract::SocketRef};
+use crate::extract::{AckSender, SocketRef};
 
 /// The room every socket of user `id` joins: `user-{id}`.
 pub fn user_room(id: &str) -> String {
@@ -20,7 +20,7 @@ pub fn role_room(role: &str) -> String {
 /// Handler for a `get-rooms` event: acknowledges with the socket's rooms, sorted.
 ///
 /// Register it with `.on("get-rooms", iostack_core::rooms::get_rooms)`.
-pub async fn get_rooms<A: IoAdapter>(socket: SocketRef<A>, ack: AckSender<A>) {
+pub async fn get_rooms(socket: SocketRef, ack: AckSender) {
     let mut rooms: Vec<String> = socket.rooms().into_iter().map(|r| r.to_string()).collect();
     rooms.sort();
     if let Err(e) = ack.send(&rooms) {

@@ -6,19 +6,17 @@ use std::{
     task::{Context, Poll},
 };
 
-use socketioxide::adapter::Adapter as IoAdapter;
-
-use crate::{AnyAdapter, AppContext, BoxFuture, BoxedHandler, EventError, EventRequest};
+use crate::{AppContext, BoxFuture, BoxedHandler, EventError, EventRequest};
 
 /// The handlers of one namespace, by event name, and its optional fallback.
-pub(crate) struct RouteTable<S, A: IoAdapter> {
-    handlers: HashMap<String, BoxedHandler<S, A>>,
-    fallback: Option<BoxedHandler<S, A>>,
+pub(crate) struct RouteTable<S> {
+    handlers: HashMap<String, BoxedHandler<S>>,
+    fallback: Option<BoxedHandler<S>>,
     /// The first registration that clashed with an earlier one; reported by `build()`.
     pub(crate) conflict: Option<String>,
 }
 
-impl<S, A: IoAdapter> Default for RouteTable<S, A> {
+impl<S> Default for RouteTable<S> {
     fn default() -> Self {
         Self {
             handlers: HashMap::new(),
@@ -28,8 +26,8 @@ impl<S, A: IoAdapter> Default for RouteTable<S, A> {
     }
 }
 
-impl<S, A: IoAdapter> RouteTable<S, A> {
-    pub(crate) fn insert(&mut self, event: String, handler: BoxedHandler<S, A>) {
+impl<S> RouteTable<S> {
+    pub(crate) fn insert(&mut self, event: String, handler: BoxedHandler<S>) {
         if self.handlers.contains_key(&event) {
             self.conflict
                 .get_or_insert_with(|| format!("event `{event}` is registered twice"));
@@ -37,7 +35,7 @@ impl<S, A: IoAdapter> RouteTable<S, A> {
         self.handlers.insert(event, handler);
     }
 
-    pub(crate) fn set_fallback(&mut self, handler: BoxedHandler<S, A>) {
+    pub(crate) fn set_fallback(&mut self, handler: BoxedHandler<S>) {
         if self.fallback.is_some() {
             self.conflict
                 .get_or_insert_with(|| "the fallback handler is registered twice".into());
@@ -48,12 +46,12 @@ impl<S, A: IoAdapter> RouteTable<S, A> {
 
 /// Routes an event to the handler registered for its name, else to the fallback, else refuses it
 /// with [`EventError::UnknownEvent`].
-pub struct Router<S, A: IoAdapter = AnyAdapter> {
-    routes: Arc<RouteTable<S, A>>,
-    cx: Arc<AppContext<S, A>>,
+pub struct Router<S> {
+    routes: Arc<RouteTable<S>>,
+    cx: Arc<AppContext<S>>,
 }
 
-impl<S, A: IoAdapter> Clone for Router<S, A> {
+impl<S> Clone for Router<S> {
     fn clone(&self) -> Self {
         Self {
             routes: self.routes.clone(),
@@ -62,8 +60,8 @@ impl<S, A: IoAdapter> Clone for Router<S, A> {
     }
 }
 
-impl<S, A: IoAdapter> Router<S, A> {
-    pub(crate) fn new(routes: RouteTable<S, A>, cx: Arc<AppContext<S, A>>) -> Self {
+impl<S> Router<S> {
+    pub(crate) fn new(routes: RouteTable<S>, cx: Arc<AppContext<S>>) -> Self {
         Self {
             routes: Arc::new(routes),
             cx,
@@ -71,7 +69,7 @@ impl<S, A: IoAdapter> Router<S, A> {
     }
 }
 
-impl<S: 'static, A: IoAdapter> tower_service::Service<EventRequest<A>> for Router<S, A> {
+impl<S: 'static> tower_service::Service<EventRequest> for Router<S> {
     type Response = ();
     type Error = EventError;
     type Future = BoxFuture<'static, Result<(), EventError>>;
@@ -80,7 +78,7 @@ impl<S: 'static, A: IoAdapter> tower_service::Service<EventRequest<A>> for Route
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: EventRequest<A>) -> Self::Future {
+    fn call(&mut self, req: EventRequest) -> Self::Future {
         let handler = self
             .routes
             .handlers

@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use socketioxide::adapter::Adapter as IoAdapter;
-
 use crate::App;
 
 /// The event every connected client receives when the server starts shutting down:
@@ -54,10 +52,9 @@ impl ShutdownOptions {
     }
 }
 
-impl<S, A> App<S, A>
+impl<S> App<S>
 where
     S: Send + Sync + 'static,
-    A: IoAdapter,
 {
     /// Shuts the server down: every client of this node receives [`SHUTDOWN_EVENT`]; the server
     /// waits up to the drain time (less if every client leaves), runs the `on_shutdown` hooks,

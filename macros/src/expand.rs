@@ -70,7 +70,6 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     }
 
     let state = args.state.or(init.clone().flatten());
-    let adapter: Type = syn::parse_quote!(::iostack::AnyAdapter);
     let Some(state) = state else {
         push(syn::Error::new(
             Span::call_site(),
@@ -88,7 +87,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let routes = marked
         .iter()
         .filter(|m| m.kind == "event")
-        .map(|m| route(m, &state, &adapter));
+        .map(|m| route(m, &state));
     let uses = marked
         .iter()
         .filter(|m| m.kind != "event")
@@ -96,27 +95,27 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         .map(|ns| quote!(routes.uses(#ns);));
     let init_fn = init.is_some().then(|| {
         quote! {
-            async fn init(&self, cx: &mut ::iostack::InitContext<#state, #adapter>) -> ::std::result::Result<(), ::iostack::HookError> {
+            async fn init(&self, cx: &mut ::iostack::InitContext<#state>) -> ::std::result::Result<(), ::iostack::HookError> {
                 <#self_ty>::init(self, cx).await
             }
         }
     });
-    let connection = crate::lifecycle::calls(&marked, "on_connection", &adapter);
-    let disconnect = crate::lifecycle::calls(&marked, "on_disconnect", &adapter);
-    let shutdown = crate::lifecycle::calls(&marked, "on_shutdown", &adapter);
+    let connection = crate::lifecycle::calls(&marked, "on_connection");
+    let disconnect = crate::lifecycle::calls(&marked, "on_disconnect");
+    let shutdown = crate::lifecycle::calls(&marked, "on_shutdown");
     strip_hook_attributes(&mut block);
 
     Ok(quote! {
         #block
 
         #[::iostack::async_trait]
-        impl ::iostack::Hooks<#state, #adapter> for #self_ty {
+        impl ::iostack::Hooks<#state> for #self_ty {
             fn name(&self) -> &str {
                 #name
             }
 
             #[allow(unused_variables)]
-            fn routes(self: ::std::sync::Arc<Self>, routes: &mut ::iostack::HookRoutes<#state, #adapter>) {
+            fn routes(self: ::std::sync::Arc<Self>, routes: &mut ::iostack::HookRoutes<#state>) {
                 #(#routes)*
                 #(#uses)*
             }
@@ -124,17 +123,17 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             #init_fn
 
             #[allow(unused_variables)]
-            async fn on_connection(&self, socket: &::iostack::extract::SocketRef<#adapter>) {
+            async fn on_connection(&self, socket: &::iostack::extract::SocketRef) {
                 #(#connection)*
             }
 
             #[allow(unused_variables)]
-            async fn on_disconnect(&self, socket: &::iostack::extract::SocketRef<#adapter>, reason: ::iostack::extract::DisconnectReason) {
+            async fn on_disconnect(&self, socket: &::iostack::extract::SocketRef, reason: ::iostack::extract::DisconnectReason) {
                 #(#disconnect)*
             }
 
             #[allow(unused_variables)]
-            async fn on_shutdown(&self, io: &::iostack::Io<#adapter>) {
+            async fn on_shutdown(&self, io: &::iostack::Io) {
                 #(#shutdown)*
             }
         }
@@ -243,7 +242,7 @@ fn init_state(method: &ImplItemFn) -> syn::Result<Option<Type>> {
 }
 
 /// Registers one `#[event]` method.
-fn route(m: &Marked, state: &Type, adapter: &Type) -> TokenStream {
+fn route(m: &Marked, state: &Type) -> TokenStream {
     let method = &m.method.sig.ident;
     let event = m.event.as_ref().expect("events have names");
     let ns = m.ns.as_ref().map_or("/".to_owned(), LitStr::value);
@@ -254,7 +253,7 @@ fn route(m: &Marked, state: &Type, adapter: &Type) -> TokenStream {
     let asserts = types.iter().map(|ty| {
         quote_spanned! {ty.span()=>
             {
-                fn __iostack_extractor<__T: ::iostack::FromEvent<#state, #adapter>>() {}
+                fn __iostack_extractor<__T: ::iostack::FromEvent<#state>>() {}
                 __iostack_extractor::<#ty>();
             }
         }

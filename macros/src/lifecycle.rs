@@ -12,7 +12,7 @@ use crate::expand::{Marked, typed_args};
 /// A connection or disconnect method runs only if every argument could be extracted (an
 /// `Identity` argument makes it run for authenticated sockets only) and, with `ns = "/x"`, only
 /// for sockets of that namespace.
-pub(crate) fn calls(marked: &[Marked], kind: &str, adapter: &Type) -> Vec<TokenStream> {
+pub(crate) fn calls(marked: &[Marked], kind: &str) -> Vec<TokenStream> {
     let mut calls = Vec::new();
     for m in marked.iter().filter(|m| m.kind == kind) {
         let method = &m.method.sig.ident;
@@ -32,7 +32,7 @@ pub(crate) fn calls(marked: &[Marked], kind: &str, adapter: &Type) -> Vec<TokenS
         let extract = types.iter().zip(&names).map(|(ty, name)| {
             quote! {
                 let ::std::option::Option::Some(#name) =
-                    <#ty as ::iostack::FromConnection<#adapter>>::from_connection(socket, #reason)
+                    <#ty as ::iostack::FromConnection>::from_connection(socket, #reason)
                 else {
                     break 'hook;
                 };

@@ -30,9 +30,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use iostack_core::{
-    BoxError, BoxFuture, ConnectRequest, socketioxide::adapter::Adapter as IoAdapter,
-};
+use iostack_core::{BoxError, BoxFuture, ConnectRequest};
 use serde::Serialize;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -160,22 +158,21 @@ pub struct ConnectionLog<S> {
     sink: Arc<dyn ConnectionSink>,
 }
 
-impl<S, A> Service<ConnectRequest<A>> for ConnectionLog<S>
+impl<S> Service<ConnectRequest> for ConnectionLog<S>
 where
-    A: IoAdapter,
-    S: Service<ConnectRequest<A>, Response = ConnectRequest<A>> + Clone + Send + 'static,
+    S: Service<ConnectRequest, Response = ConnectRequest> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send,
 {
-    type Response = ConnectRequest<A>;
+    type Response = ConnectRequest;
     type Error = BoxError;
-    type Future = BoxFuture<'static, Result<ConnectRequest<A>, BoxError>>;
+    type Future = BoxFuture<'static, Result<ConnectRequest, BoxError>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, req: ConnectRequest<A>) -> Self::Future {
+    fn call(&mut self, req: ConnectRequest) -> Self::Future {
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let sink = self.sink.clone();
@@ -222,7 +219,7 @@ where
 }
 
 /// Logs `Connection attempt: {"socketId","ip","userAgent","timestamp"}`, as the plugin's page does.
-fn log_attempt<A: IoAdapter>(req: &ConnectRequest<A>) {
+fn log_attempt(req: &ConnectRequest) {
     let line = serde_json::json!({
         "socketId": req.socket().id.to_string(),
         "ip": req.peer().map(|p| p.ip().to_string()),

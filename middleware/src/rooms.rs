@@ -23,7 +23,6 @@ use std::{
 use iostack_core::{
     ConnectRequest, Identity,
     rooms::{role_room, user_room},
-    socketioxide::adapter::Adapter as IoAdapter,
 };
 use serde_json::Value;
 use tower_layer::Layer;
@@ -151,10 +150,9 @@ pub struct AutoJoin<S> {
     rules: Arc<RoomRules>,
 }
 
-impl<S, A> Service<ConnectRequest<A>> for AutoJoin<S>
+impl<S> Service<ConnectRequest> for AutoJoin<S>
 where
-    A: IoAdapter,
-    S: Service<ConnectRequest<A>>,
+    S: Service<ConnectRequest>,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -164,7 +162,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: ConnectRequest<A>) -> Self::Future {
+    fn call(&mut self, mut req: ConnectRequest) -> Self::Future {
         if let Some(identity) = req.identity() {
             for room in self.rules.rooms_for(identity) {
                 req.join(room);

@@ -8,11 +8,9 @@ use std::{
 
 use iostack_core::{
     AnyAdapter, HookError, HookRoutes, Hooks, Identity, InitContext, Io,
+    extract::{DisconnectReason, SocketRef},
     rooms::user_room,
-    socketioxide::{
-        adapter::Adapter as IoAdapter, extract::SocketRef, operators::BroadcastOperators,
-        socket::DisconnectReason,
-    },
+    socketioxide::operators::BroadcastOperators,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -50,11 +48,11 @@ pub struct OnlineUser {
 
 /// Presence hooks: register with [`AppBuilder::hooks`](iostack_core::AppBuilder::hooks) and keep
 /// a clone to ask who is online. See the [crate docs](crate) for the events clients use.
-pub struct Presence<A: IoAdapter = AnyAdapter> {
-    inner: Arc<Inner<A>>,
+pub struct Presence {
+    inner: Arc<Inner>,
 }
 
-impl<A: IoAdapter> Clone for Presence<A> {
+impl Clone for Presence {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -62,11 +60,11 @@ impl<A: IoAdapter> Clone for Presence<A> {
     }
 }
 
-struct Inner<A: IoAdapter> {
+struct Inner {
     node: String,
     ns: String,
     heartbeat: Duration,
-    io: OnceLock<Io<A>>,
+    io: OnceLock<Io>,
     /// Sockets of each user on this node.
     local: Mutex<HashMap<String, usize>>,
     /// Serialise the online/offline decisions of one user on this node (striped by user id, so
@@ -77,13 +75,13 @@ struct Inner<A: IoAdapter> {
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
-impl<A: IoAdapter> Default for Presence<A> {
+impl Default for Presence {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<A: IoAdapter> Presence<A> {
+impl Presence {
     /// Presence in namespace `/`, with a 5 s heartbeat and views idle after 30 s.
     pub fn new() -> Self {
         Self::build("/".into(), Duration::from_secs(5), Duration::from_secs(30))
@@ -135,7 +133,7 @@ impl<A: IoAdapter> Presence<A> {
         &self.inner.node
     }
 
-    fn ops(&self) -> Result<BroadcastOperators<A>, PresenceError> {
+    fn ops(&self) -> Result<BroadcastOperators<AnyAdapter>, PresenceError> {
         let io = self.inner.io.get().ok_or(PresenceError::NotStarted)?;
         io.of(&self.inner.ns)
             .ok_or_else(|| PresenceError::UnknownNamespace(self.inner.ns.clone()))
@@ -207,7 +205,7 @@ impl<A: IoAdapter> Presence<A> {
     }
 
     /// Sockets of `user` in this namespace anywhere in the cluster, this socket excepted.
-    async fn others(&self, user: &str, except: &SocketRef<A>) -> Result<usize, PresenceError> {
+    async fn others(&self, user: &str, except: &SocketRef) -> Result<usize, PresenceError> {
         let sockets = self
             .ops()?
             .within(user_room(user))
@@ -225,7 +223,7 @@ impl<A: IoAdapter> Presence<A> {
             .await
     }
 
-    async fn connected(&self, socket: &SocketRef<A>, identity: Identity) {
+    async fn connected(&self, socket: &SocketRef, identity: Identity) {
         let _turn = self.turn(&identity.id).await;
         let room = tab_room(&self.inner.node, &identity.id, identity.username.as_deref());
         socket.join(room);
@@ -252,7 +250,7 @@ impl<A: IoAdapter> Presence<A> {
         }
     }
 
-    async fn disconnected(&self, socket: &SocketRef<A>, identity: Identity) {
+    async fn disconnected(&self, socket: &SocketRef, identity: Identity) {
         let rooms = member_rooms(socket);
         let entries = lock(&self.inner.viewers).remove_socket(socket.id.as_str());
         for entry in &entries {
@@ -285,7 +283,7 @@ impl<A: IoAdapter> Presence<A> {
         }
     }
 
-    async fn view(&self, socket: &SocketRef<A>, entry: String) -> Result<(), PresenceError> {
+    async fn view(&self, socket: &SocketRef, entry: String) -> Result<(), PresenceError> {
         let user = socket
             .extensions
             .get::<Identity>()
@@ -299,7 +297,7 @@ impl<A: IoAdapter> Presence<A> {
         Ok(())
     }
 
-    async fn unview(&self, socket: &SocketRef<A>, entry: &str) {
+    async fn unview(&self, socket: &SocketRef, entry: &str) {
         let Some(user) = socket.extensions.get::<Identity>() else {
             return;
         };
@@ -378,20 +376,19 @@ impl<A: IoAdapter> Presence<A> {
 }
 
 #[async_trait::async_trait]
-impl<S, A> Hooks<S, A> for Presence<A>
+impl<S> Hooks<S> for Presence
 where
     S: Send + Sync + 'static,
-    A: IoAdapter,
 {
     fn name(&self) -> &str {
         "presence"
     }
 
-    fn routes(self: Arc<Self>, routes: &mut HookRoutes<S, A>) {
+    fn routes(self: Arc<Self>, routes: &mut HookRoutes<S>) {
         crate::presence_routes::add(&self, routes);
     }
 
-    async fn init(&self, cx: &mut InitContext<S, A>) -> Result<(), HookError> {
+    async fn init(&self, cx: &mut InitContext<S>) -> Result<(), HookError> {
         if cx.io.of(&self.inner.ns).is_none() {
             return Err(HookError::new(PresenceError::UnknownNamespace(
                 self.inner.ns.clone(),
@@ -404,7 +401,7 @@ where
         Ok(())
     }
 
-    async fn on_connection(&self, socket: &SocketRef<A>) {
+    async fn on_connection(&self, socket: &SocketRef) {
         if socket.ns() == self.inner.ns
             && let Some(identity) = socket.extensions.get::<Identity>()
         {
@@ -412,7 +409,7 @@ where
         }
     }
 
-    async fn on_disconnect(&self, socket: &SocketRef<A>, _reason: DisconnectReason) {
+    async fn on_disconnect(&self, socket: &SocketRef, _reason: DisconnectReason) {
         if socket.ns() == self.inner.ns
             && let Some(identity) = socket.extensions.get::<Identity>()
         {
@@ -420,15 +417,15 @@ where
         }
     }
 
-    async fn on_stopped(&self, _io: &Io<A>) {
+    async fn on_stopped(&self, _io: &Io) {
         self.stop_tasks();
     }
 }
 
-impl<A: IoAdapter> Presence<A> {
+impl Presence {
     pub(crate) async fn handle_view(
         &self,
-        socket: &SocketRef<A>,
+        socket: &SocketRef,
         entry: String,
     ) -> Result<serde_json::Value, PresenceError> {
         self.view(socket, entry.clone()).await?;
@@ -436,7 +433,7 @@ impl<A: IoAdapter> Presence<A> {
         Ok(json!({ "entry": entry, "users": users }))
     }
 
-    pub(crate) async fn handle_leave(&self, socket: &SocketRef<A>, entry: &str) {
+    pub(crate) async fn handle_leave(&self, socket: &SocketRef, entry: &str) {
         self.unview(socket, entry).await;
     }
 
@@ -446,7 +443,7 @@ impl<A: IoAdapter> Presence<A> {
 }
 
 /// The rooms of `socket` whose presence scopes hear about its user (not this crate's own rooms).
-fn member_rooms<A: IoAdapter>(socket: &SocketRef<A>) -> Vec<String> {
+fn member_rooms(socket: &SocketRef) -> Vec<String> {
     socket
         .rooms()
         .into_iter()

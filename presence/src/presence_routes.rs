@@ -5,7 +5,6 @@ use std::sync::Arc;
 use iostack_core::{
     HookRoutes, Reply,
     extract::{SocketRef, TryData},
-    socketioxide::adapter::Adapter as IoAdapter,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -34,10 +33,9 @@ fn scope_of(data: TryData<Scope>) -> String {
     }
 }
 
-pub(crate) fn add<S, A>(presence: &Arc<Presence<A>>, routes: &mut HookRoutes<S, A>)
+pub(crate) fn add<S>(presence: &Arc<Presence>, routes: &mut HookRoutes<S>)
 where
     S: Send + Sync + 'static,
-    A: IoAdapter,
 {
     let ns = presence.namespace_path().to_owned();
     routes.uses(ns.clone());
@@ -46,7 +44,7 @@ where
     routes.on(
         &ns,
         "presence:subscribe",
-        move |socket: SocketRef<A>, data: TryData<Scope>| {
+        move |socket: SocketRef, data: TryData<Scope>| {
             let p = p.clone();
             async move {
                 socket.join(scope_of(data));
@@ -57,7 +55,7 @@ where
     routes.on(
         &ns,
         "presence:unsubscribe",
-        move |socket: SocketRef<A>, data: TryData<Scope>| async move {
+        move |socket: SocketRef, data: TryData<Scope>| async move {
             socket.leave(scope_of(data));
             Reply(json!({ "ok": true }))
         },
@@ -71,7 +69,7 @@ where
     routes.on(
         &ns,
         "presence:view",
-        move |socket: SocketRef<A>, data: TryData<Entry>| {
+        move |socket: SocketRef, data: TryData<Entry>| {
             let p = p.clone();
             async move {
                 let entry = data.0.map_err(|_| PresenceError::InvalidEntry)?.entry;
@@ -83,7 +81,7 @@ where
     routes.on(
         &ns,
         "presence:leave",
-        move |socket: SocketRef<A>, data: TryData<Entry>| {
+        move |socket: SocketRef, data: TryData<Entry>| {
             let p = p.clone();
             async move {
                 let entry = data.0.map_err(|_| PresenceError::InvalidEntry)?.entry;

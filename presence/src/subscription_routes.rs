@@ -5,22 +5,20 @@ use std::sync::Arc;
 use iostack_core::{
     HookRoutes, Reply,
     extract::{SocketRef, TryData},
-    socketioxide::adapter::Adapter as IoAdapter,
 };
 
 use crate::{PresenceError, Subscriptions, subscriptions::Spec};
 
-pub(crate) fn add<S, A>(subs: &Arc<Subscriptions<A>>, ns: &str, routes: &mut HookRoutes<S, A>)
+pub(crate) fn add<S>(subs: &Arc<Subscriptions>, ns: &str, routes: &mut HookRoutes<S>)
 where
     S: Send + Sync + 'static,
-    A: IoAdapter,
 {
     routes.uses(ns);
     let s = subs.clone();
     routes.on(
         ns,
         "subscribe",
-        move |socket: SocketRef<A>, data: TryData<Spec>| {
+        move |socket: SocketRef, data: TryData<Spec>| {
             let s = s.clone();
             async move {
                 let spec = data.0.map_err(|_| {
@@ -34,7 +32,7 @@ where
     routes.on(
         ns,
         "unsubscribe",
-        move |socket: SocketRef<A>, data: TryData<Spec>| {
+        move |socket: SocketRef, data: TryData<Spec>| {
             let s = s.clone();
             async move {
                 let spec = data.0.map_err(|_| {

@@ -6,10 +6,7 @@ use std::{
     sync::{Arc, OnceLock},
 };
 
-use iostack_core::{
-    AnyAdapter, HookError, HookRoutes, Hooks, Identity, InitContext, Io,
-    socketioxide::{adapter::Adapter as IoAdapter, extract::SocketRef},
-};
+use iostack_core::{HookError, HookRoutes, Hooks, Identity, InitContext, Io, extract::SocketRef};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -32,17 +29,17 @@ pub(crate) struct Spec {
 
 /// Subscription hooks: register with [`AppBuilder::hooks`](iostack_core::AppBuilder::hooks), keep
 /// a clone, and [`publish`](Self::publish) every change. See the [crate docs](crate).
-pub struct Subscriptions<A: IoAdapter = AnyAdapter> {
-    inner: Arc<Inner<A>>,
+pub struct Subscriptions {
+    inner: Arc<Inner>,
 }
 
-struct Inner<A: IoAdapter> {
+struct Inner {
     ns: String,
     permissions: Permissions,
-    io: OnceLock<Io<A>>,
+    io: OnceLock<Io>,
 }
 
-impl<A: IoAdapter> Clone for Subscriptions<A> {
+impl Clone for Subscriptions {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -61,7 +58,7 @@ pub struct Published {
     pub broadcasts: usize,
 }
 
-impl<A: IoAdapter> Subscriptions<A> {
+impl Subscriptions {
     /// Subscriptions in namespace `/`, delivered as `permissions` allow.
     pub fn new(permissions: Permissions) -> Self {
         Self::with(permissions, "/".into())
@@ -87,7 +84,7 @@ impl<A: IoAdapter> Subscriptions<A> {
         &self.inner.permissions
     }
 
-    fn io(&self) -> Result<&Io<A>, PresenceError> {
+    fn io(&self) -> Result<&Io, PresenceError> {
         self.inner.io.get().ok_or(PresenceError::NotStarted)
     }
 
@@ -143,11 +140,7 @@ impl<A: IoAdapter> Subscriptions<A> {
         Ok(report)
     }
 
-    pub(crate) fn subscribe(
-        &self,
-        socket: &SocketRef<A>,
-        spec: Spec,
-    ) -> Result<Value, PresenceError> {
+    pub(crate) fn subscribe(&self, socket: &SocketRef, spec: Spec) -> Result<Value, PresenceError> {
         let roles = roles_of(socket.extensions.get::<Identity>());
         let room = match spec.subscription {
             Some(room) if parse_room(&room).is_some_and(|s| s.roles == roles) => room,
@@ -194,7 +187,7 @@ impl<A: IoAdapter> Subscriptions<A> {
         Ok(json!({ "subscription": room }))
     }
 
-    pub(crate) fn unsubscribe(&self, socket: &SocketRef<A>, spec: Spec) -> Value {
+    pub(crate) fn unsubscribe(&self, socket: &SocketRef, spec: Spec) -> Value {
         let roles = roles_of(socket.extensions.get::<Identity>());
         let room = match (spec.subscription, spec.content_type) {
             (Some(room), _) => room,
@@ -215,20 +208,19 @@ impl<A: IoAdapter> Subscriptions<A> {
 }
 
 #[async_trait::async_trait]
-impl<S, A> Hooks<S, A> for Subscriptions<A>
+impl<S> Hooks<S> for Subscriptions
 where
     S: Send + Sync + 'static,
-    A: IoAdapter,
 {
     fn name(&self) -> &str {
         "subscriptions"
     }
 
-    fn routes(self: Arc<Self>, routes: &mut HookRoutes<S, A>) {
+    fn routes(self: Arc<Self>, routes: &mut HookRoutes<S>) {
         crate::subscription_routes::add(&self, &self.inner.ns, routes);
     }
 
-    async fn init(&self, cx: &mut InitContext<S, A>) -> Result<(), HookError> {
+    async fn init(&self, cx: &mut InitContext<S>) -> Result<(), HookError> {
         if cx.io.of(&self.inner.ns).is_none() {
             return Err(HookError::new(PresenceError::UnknownNamespace(
                 self.inner.ns.clone(),

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use iostack_core::{App, socketioxide::adapter::Adapter as IoAdapter};
+use iostack_core::App;
 use tokio::{sync::oneshot, task::JoinHandle};
 
 /// An app served on `127.0.0.1:<free port>`; shut down (hooks run, sockets closed) by
@@ -16,10 +16,9 @@ pub struct TestServer {
 
 impl TestServer {
     /// Serves `app` on a free port of 127.0.0.1.
-    pub async fn start<S, A>(app: App<S, A>) -> std::io::Result<Self>
+    pub async fn start<S>(app: App<S>) -> std::io::Result<Self>
     where
         S: Send + Sync + 'static,
-        A: IoAdapter,
     {
         let listener = iostack_core::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;

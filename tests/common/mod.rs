@@ -6,12 +6,11 @@ pub mod db;
 use iostack::{BoxError, ConnectRequest, Identity};
 use tower::filter::AsyncFilterLayer;
 
-type Decision<A> = std::future::Ready<Result<ConnectRequest<A>, BoxError>>;
+type Decision = std::future::Ready<Result<ConnectRequest, BoxError>>;
 
 /// A connect layer admitting `auth.token` values of the form `user:<id>[:<role>]`.
-pub fn token_auth<A: iostack::socketioxide::adapter::Adapter>()
--> AsyncFilterLayer<impl Fn(ConnectRequest<A>) -> Decision<A> + Clone> {
-    AsyncFilterLayer::new(|mut req: ConnectRequest<A>| {
+pub fn token_auth() -> AsyncFilterLayer<impl Fn(ConnectRequest) -> Decision + Clone> {
+    AsyncFilterLayer::new(|mut req: ConnectRequest| {
         let token = req
             .auth()
             .get("token")

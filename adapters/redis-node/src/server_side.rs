@@ -98,7 +98,7 @@ impl NodeCluster {
     /// sockets out of the adapter's reach, so the app looks them up itself:
     ///
     /// ```no_run
-    /// # fn run(cluster: iostack_redis_node::NodeCluster, io: iostack_core::Io<iostack_redis_node::RedisNodeIoAdapter>) {
+    /// # fn run(cluster: iostack_redis_node::NodeCluster, io: iostack_core::Io) {
     /// cluster.socket_data(move |ns, id| {
     ///     let conn = io.connections().into_iter().find(|c| c.ns == ns && c.id == id);
     ///     serde_json::json!({ "userId": conn.and_then(|c| c.identity).map(|i| i.id) })

@@ -274,16 +274,15 @@ impl ConnectionSink for ConnectionLogStore {
 /// As hooks: the log is flushed once the server has stopped, before `serve` returns, so the
 /// rows of the last sessions are written. Register with `.hooks(log.clone())`.
 #[async_trait::async_trait]
-impl<S, A> iostack_core::Hooks<S, A> for ConnectionLogStore
+impl<S> iostack_core::Hooks<S> for ConnectionLogStore
 where
     S: Send + Sync + 'static,
-    A: iostack_core::socketioxide::adapter::Adapter,
 {
     fn name(&self) -> &str {
         "connection log"
     }
 
-    async fn on_stopped(&self, _: &iostack_core::Io<A>) {
+    async fn on_stopped(&self, _: &iostack_core::Io) {
         // The shutdown bounds the hooks; the log gives up a little earlier and says what it left.
         let _ = self.flush(Duration::from_secs(4)).await;
     }

@@ -138,7 +138,7 @@ where
     }
 
     /// Handles `event` of the root namespace with `handler`.
-    pub fn on<H: EventHandler<S, AnyAdapter, T>, T: 'static>(
+    pub fn on<H: EventHandler<S, T>, T: 'static>(
         mut self,
         event: impl Into<String>,
         handler: H,
@@ -148,7 +148,7 @@ where
     }
 
     /// Handles the root namespace's events that have no handler of their own.
-    pub fn fallback<H: EventHandler<S, AnyAdapter, T>, T: 'static>(mut self, handler: H) -> Self {
+    pub fn fallback<H: EventHandler<S, T>, T: 'static>(mut self, handler: H) -> Self {
         self.root = self.root.fallback(handler);
         self
     }
@@ -177,8 +177,8 @@ where
     /// ```
     pub fn namespace<F, CL2, EL2>(mut self, path: impl Into<String>, configure: F) -> Self
     where
-        F: FnOnce(NamespaceBuilder<S>) -> NamespaceBuilder<S, AnyAdapter, CL2, EL2>,
-        NamespaceBuilder<S, AnyAdapter, CL2, EL2>: NamespaceSpec<S> + 'static,
+        F: FnOnce(NamespaceBuilder<S>) -> NamespaceBuilder<S, CL2, EL2>,
+        NamespaceBuilder<S, CL2, EL2>: NamespaceSpec<S> + 'static,
     {
         self.namespaces
             .push(Box::new(configure(NamespaceBuilder::new(path))));
@@ -189,8 +189,8 @@ where
     /// apply, only the layers `configure` adds. For deliberately open namespaces (a status feed).
     pub fn public_namespace<F, CL2, EL2>(mut self, path: impl Into<String>, configure: F) -> Self
     where
-        F: FnOnce(NamespaceBuilder<S>) -> NamespaceBuilder<S, AnyAdapter, CL2, EL2>,
-        NamespaceBuilder<S, AnyAdapter, CL2, EL2>: NamespaceSpec<S> + 'static,
+        F: FnOnce(NamespaceBuilder<S>) -> NamespaceBuilder<S, CL2, EL2>,
+        NamespaceBuilder<S, CL2, EL2>: NamespaceSpec<S> + 'static,
     {
         let mut ns = NamespaceBuilder::new(path);
         ns.public = true;
@@ -229,12 +229,12 @@ where
     /// Fails with the first error, naming the hook, namespace or adapter; nothing is left running.
     pub async fn build(self) -> Result<App<S>, BuildError>
     where
-        CL: Layer<NamespaceConnect<AnyAdapter>> + Send,
+        CL: Layer<NamespaceConnect> + Send,
         CL::Service:
             Service<ConnectRequest, Response = ConnectRequest> + Clone + Send + Sync + 'static,
         <CL::Service as Service<ConnectRequest>>::Error: Into<BoxError>,
         <CL::Service as Service<ConnectRequest>>::Future: Send,
-        EL: Layer<NamespaceEvents<AnyAdapter>> + Send,
+        EL: Layer<NamespaceEvents> + Send,
         EL::Service: Service<EventRequest, Response = ()> + Clone + Send + Sync + 'static,
         <EL::Service as Service<EventRequest>>::Error: Into<BoxError>,
         <EL::Service as Service<EventRequest>>::Future: Send,
@@ -272,7 +272,7 @@ where
                 deliveries,
             ),
         });
-        let hooks: HookList<S, AnyAdapter> = self.hooks.into();
+        let hooks: HookList<S> = self.hooks.into();
 
         let mut specs: Vec<Box<dyn NamespaceSpec<S>>> = vec![Box::new(self.root)];
         specs.extend(self.namespaces);

@@ -26,7 +26,6 @@ use std::{collections::HashMap, sync::Arc};
 
 use serde::Serialize;
 use serde_json::json;
-use socketioxide::adapter::Adapter as IoAdapter;
 
 pub use content_type::{ContentAction, ContentType, SENSITIVE_FIELDS};
 
@@ -102,9 +101,9 @@ impl ContentEvents {
 
     /// Pushes `{prefix}:{action}` with `{"data": entry}` (sensitive and omitted fields removed) to
     /// every client allowed to read `uid` and this entry, on every node.
-    pub async fn publish<A: IoAdapter, T: Serialize + ?Sized>(
+    pub async fn publish<T: Serialize + ?Sized>(
         &self,
-        io: &Io<A>,
+        io: &Io,
         uid: &str,
         action: ContentAction,
         entry: &T,

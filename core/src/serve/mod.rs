@@ -7,7 +7,6 @@ mod limits;
 
 use std::{future::Future, io, net::SocketAddr};
 
-use socketioxide::adapter::Adapter as IoAdapter;
 use tokio::net::{TcpListener, ToSocketAddrs};
 
 use crate::App;
@@ -92,10 +91,9 @@ async fn received_signal() -> &'static str {
 #[error("a second signal arrived during shutdown: stopped without waiting")]
 pub struct InterruptedShutdown;
 
-impl<S, A> App<S, A>
+impl<S> App<S>
 where
     S: Send + Sync + 'static,
-    A: IoAdapter,
 {
     /// Serves the app on `listener` until SIGINT or SIGTERM, then shuts down gracefully
     /// (see [`App::shutdown`]).

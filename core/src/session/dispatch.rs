@@ -7,7 +7,6 @@ use std::sync::{
 };
 
 use socketioxide::{
-    adapter::Adapter as IoAdapter,
     extract::Event,
     handler::{FromMessageParts, MessageHandler},
     socket::Socket,
@@ -16,7 +15,7 @@ use socketioxide_core::Value;
 use tokio::sync::mpsc;
 
 use super::{Job, Stacked};
-use crate::{EventError, EventRequest, gate::Gates};
+use crate::{AnyAdapter, EventError, EventRequest, gate::Gates};
 
 /// Bytes of event payloads waiting in one socket's queue.
 #[derive(Debug, Clone, Default)]
@@ -49,15 +48,15 @@ pub(super) fn payload_size(data: &Value) -> usize {
 
 /// socketioxide's message handler of one socket: every event ends on the socket's queue or is
 /// answered with why it was refused.
-pub(super) struct Dispatch<A: IoAdapter> {
-    pub(super) jobs: mpsc::Sender<Box<Job<A>>>,
-    pub(super) gates: Gates<A>,
+pub(super) struct Dispatch {
+    pub(super) jobs: mpsc::Sender<Box<Job>>,
+    pub(super) gates: Gates,
     pub(super) queued: QueuedBytes,
     pub(super) queue_bytes: usize,
 }
 
-impl<A: IoAdapter> MessageHandler<A, Stacked> for Dispatch<A> {
-    fn call(&self, socket: Arc<Socket<A>>, mut data: Value, ack_id: Option<i64>) {
+impl MessageHandler<AnyAdapter, Stacked> for Dispatch {
+    fn call(&self, socket: Arc<Socket<AnyAdapter>>, mut data: Value, ack_id: Option<i64>) {
         let event = match Event::from_message_parts(&socket, &mut data, &ack_id) {
             Ok(Event(event)) => event,
             Err(e) => {

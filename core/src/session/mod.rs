@@ -18,9 +18,9 @@ use std::{
     time::SystemTime,
 };
 
+use crate::extract::SocketRef;
 use socketioxide::{
-    adapter::Adapter as IoAdapter,
-    extract::{SocketRef, TryData},
+    extract::TryData,
     handler::{ConnectHandler, FromConnectParts},
     socket::{DisconnectReason, Socket},
 };
@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 use tower::{Service, ServiceExt};
 
 use crate::{
-    AppContext, BoxError, ConnectRequest, ConnectionInfo, EventRequest,
+    AnyAdapter, AppContext, BoxError, ConnectRequest, ConnectionInfo, EventRequest,
     connect::Admission,
     gate::Gates,
     hooks::HookList,
@@ -60,19 +60,19 @@ impl Default for EventOptions {
     }
 }
 
-enum Job<A: IoAdapter> {
+enum Job {
     /// An event and the bytes of its payload.
-    Event(EventRequest<A>, usize),
-    Disconnect(SocketRef<A>, DisconnectReason),
+    Event(EventRequest, usize),
+    Disconnect(SocketRef, DisconnectReason),
 }
 
 /// What the connect handler hands to the worker once the socket is connected.
-type Connected<A> = (oneshot::Sender<Arc<Socket<A>>>, ConnectionInfo);
+type Connected = (oneshot::Sender<Arc<Socket<AnyAdapter>>>, ConnectionInfo);
 
 /// Kept in the socket's extensions between admission and the moment the socket is connected.
-struct Pending<A: IoAdapter>(Arc<Mutex<Option<Connected<A>>>>);
+struct Pending(Arc<Mutex<Option<Connected>>>);
 
-impl<A: IoAdapter> Clone for Pending<A> {
+impl Clone for Pending {
     fn clone(&self) -> Self {
         Self(self.0.clone())
     }
@@ -80,22 +80,22 @@ impl<A: IoAdapter> Clone for Pending<A> {
 
 /// socketioxide's connect handler for one namespace: runs the connect stack as its middleware, and
 /// starts the socket's session once it is connected.
-pub(crate) struct NamespaceHandler<S, A: IoAdapter, C, E> {
+pub(crate) struct NamespaceHandler<S, C, E> {
     connect: C,
     events: E,
-    cx: Arc<AppContext<S, A>>,
-    hooks: HookList<S, A>,
-    gates: Gates<A>,
+    cx: Arc<AppContext<S>>,
+    hooks: HookList<S>,
+    gates: Gates,
     options: EventOptions,
 }
 
-impl<S, A: IoAdapter, C, E> NamespaceHandler<S, A, C, E> {
+impl<S, C, E> NamespaceHandler<S, C, E> {
     pub(crate) fn new(
         connect: C,
         events: E,
-        cx: &Arc<AppContext<S, A>>,
-        hooks: &HookList<S, A>,
-        gates: &Gates<A>,
+        cx: &Arc<AppContext<S>>,
+        hooks: &HookList<S>,
+        gates: &Gates,
         options: EventOptions,
     ) -> Self {
         Self {
@@ -109,7 +109,7 @@ impl<S, A: IoAdapter, C, E> NamespaceHandler<S, A, C, E> {
     }
 }
 
-impl<S, A: IoAdapter, C: Clone, E: Clone> Clone for NamespaceHandler<S, A, C, E> {
+impl<S, C: Clone, E: Clone> Clone for NamespaceHandler<S, C, E> {
     fn clone(&self) -> Self {
         Self {
             connect: self.connect.clone(),
@@ -128,19 +128,18 @@ pub(crate) struct Stacked;
 type MiddlewareFuture<'a> =
     Pin<Box<dyn Future<Output = Result<(), Box<dyn Display + Send>>> + Send + 'a>>;
 
-impl<S, A, C, E> ConnectHandler<A, Stacked> for NamespaceHandler<S, A, C, E>
+impl<S, C, E> ConnectHandler<AnyAdapter, Stacked> for NamespaceHandler<S, C, E>
 where
     S: Send + Sync + 'static,
-    A: IoAdapter,
-    C: Service<ConnectRequest<A>, Response = ConnectRequest<A>> + Clone + Send + Sync + 'static,
+    C: Service<ConnectRequest, Response = ConnectRequest> + Clone + Send + Sync + 'static,
     C::Error: Into<BoxError>,
     C::Future: Send,
-    E: Service<EventRequest<A>, Response = ()> + Clone + Send + Sync + 'static,
+    E: Service<EventRequest, Response = ()> + Clone + Send + Sync + 'static,
     E::Error: Into<BoxError>,
     E::Future: Send,
 {
-    fn call(&self, socket: Arc<Socket<A>>, _: Option<Value>) {
-        let Some(Pending(pending)) = socket.extensions.remove::<Pending<A>>() else {
+    fn call(&self, socket: Arc<Socket<AnyAdapter>>, _: Option<Value>) {
+        let Some(Pending(pending)) = socket.extensions.remove::<Pending>() else {
             return;
         };
         let taken = pending.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -152,7 +151,7 @@ where
 
     fn call_middleware<'a>(
         &'a self,
-        socket: Arc<Socket<A>>,
+        socket: Arc<Socket<AnyAdapter>>,
         auth: &'a Option<Value>,
     ) -> MiddlewareFuture<'a> {
         Box::pin(async move {
@@ -176,16 +175,15 @@ where
     }
 }
 
-impl<S, A, C, E> NamespaceHandler<S, A, C, E>
+impl<S, C, E> NamespaceHandler<S, C, E>
 where
     S: Send + Sync + 'static,
-    A: IoAdapter,
-    E: Service<EventRequest<A>, Response = ()> + Clone + Send + Sync + 'static,
+    E: Service<EventRequest, Response = ()> + Clone + Send + Sync + 'static,
     E::Error: Into<BoxError>,
     E::Future: Send,
 {
     /// Runs before the client hears that it is connected: nothing it sends can be missed.
-    fn admit(&self, admission: Admission<A>) {
+    fn admit(&self, admission: Admission) {
         let Admission {
             socket,
             identity,
@@ -236,12 +234,10 @@ where
             queued: queued.clone(),
             queue_bytes: self.options.queue_bytes,
         });
-        socket.on_disconnect(
-            async move |socket: SocketRef<A>, reason: DisconnectReason| {
-                // Waits for room in the queue: the disconnect is handled after every pending event.
-                let _ = jobs.send(Box::new(Job::Disconnect(socket, reason))).await;
-            },
-        );
+        socket.on_disconnect(async move |socket: SocketRef, reason: DisconnectReason| {
+            // Waits for room in the queue: the disconnect is handled after every pending event.
+            let _ = jobs.send(Box::new(Job::Disconnect(socket, reason))).await;
+        });
 
         let worker = Worker {
             events: self.events.clone(),

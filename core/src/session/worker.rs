@@ -2,37 +2,38 @@
 
 use std::sync::Arc;
 
-use socketioxide::{adapter::Adapter as IoAdapter, extract::SocketRef, socket::Socket};
+use crate::extract::SocketRef;
+use socketioxide::socket::Socket;
 use tokio::sync::{mpsc, oneshot};
 use tower::{Service, ServiceExt};
 
 use super::{Job, dispatch::QueuedBytes};
 use crate::{
-    AppContext, BoxError, EventError, EventRequest, connect::DisconnectCallback, hooks::HookList,
+    AnyAdapter, AppContext, BoxError, EventError, EventRequest, connect::DisconnectCallback,
+    hooks::HookList,
 };
 
 /// The task that owns one socket's session.
-pub(super) struct Worker<S, A: IoAdapter, E> {
+pub(super) struct Worker<S, E> {
     pub(super) events: E,
-    pub(super) cx: Arc<AppContext<S, A>>,
-    pub(super) hooks: HookList<S, A>,
+    pub(super) cx: Arc<AppContext<S>>,
+    pub(super) hooks: HookList<S>,
     pub(super) ordered: bool,
-    pub(super) on_disconnect: Vec<DisconnectCallback<A>>,
+    pub(super) on_disconnect: Vec<DisconnectCallback>,
     pub(super) queued: QueuedBytes,
 }
 
-impl<S, A, E> Worker<S, A, E>
+impl<S, E> Worker<S, E>
 where
     S: Send + Sync + 'static,
-    A: IoAdapter,
-    E: Service<EventRequest<A>, Response = ()> + Clone + Send + Sync + 'static,
+    E: Service<EventRequest, Response = ()> + Clone + Send + Sync + 'static,
     E::Error: Into<BoxError>,
     E::Future: Send,
 {
     pub(super) async fn run(
         mut self,
-        connected: oneshot::Receiver<Arc<Socket<A>>>,
-        mut queue: mpsc::Receiver<Box<Job<A>>>,
+        connected: oneshot::Receiver<Arc<Socket<AnyAdapter>>>,
+        mut queue: mpsc::Receiver<Box<Job>>,
     ) {
         // Dropped without a send when the socket never got connected: nothing to do then.
         let Ok(socket) = connected.await else { return };
@@ -74,10 +75,9 @@ where
 }
 
 /// Runs one event through the stack; a refusal or failure reaches the client.
-async fn handle<A, E>(events: &mut E, req: EventRequest<A>)
+async fn handle<E>(events: &mut E, req: EventRequest)
 where
-    A: IoAdapter,
-    E: Service<EventRequest<A>, Response = ()>,
+    E: Service<EventRequest, Response = ()>,
     E::Error: Into<BoxError>,
 {
     let rejecter = req.rejecter();

@@ -6,9 +6,7 @@ use std::{
     time::SystemTime,
 };
 
-use iostack_core::{
-    BoxError, BoxFuture, ConnectRequest, socketioxide::adapter::Adapter as IoAdapter,
-};
+use iostack_core::{BoxError, BoxFuture, ConnectRequest};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -108,23 +106,22 @@ impl<S: Clone, V> Clone for Auth<S, V> {
     }
 }
 
-impl<S, V, A> Service<ConnectRequest<A>> for Auth<S, V>
+impl<S, V> Service<ConnectRequest> for Auth<S, V>
 where
-    A: IoAdapter,
     V: Verifier,
-    S: Service<ConnectRequest<A>, Response = ConnectRequest<A>> + Clone + Send + 'static,
+    S: Service<ConnectRequest, Response = ConnectRequest> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send,
 {
-    type Response = ConnectRequest<A>;
+    type Response = ConnectRequest;
     type Error = BoxError;
-    type Future = BoxFuture<'static, Result<ConnectRequest<A>, BoxError>>;
+    type Future = BoxFuture<'static, Result<ConnectRequest, BoxError>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, mut req: ConnectRequest<A>) -> Self::Future {
+    fn call(&mut self, mut req: ConnectRequest) -> Self::Future {
         // The clone is not ready; the original is, and goes into the future.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -168,7 +165,7 @@ where
 ///
 /// The timer lives in the request's disconnect callbacks: it ends when the socket disconnects, and
 /// when the callbacks are dropped because an outer layer refused the socket or it never connected.
-fn expire_at<A: IoAdapter>(req: &mut ConnectRequest<A>, expires_at: SystemTime) {
+fn expire_at(req: &mut ConnectRequest, expires_at: SystemTime) {
     let socket = req.socket().clone();
     let delay = delay_until(expires_at, SystemTime::now());
     let timer = ExpiryTimer::start(delay, move || {

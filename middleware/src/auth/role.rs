@@ -3,7 +3,7 @@
 
 use std::task::{Context, Poll};
 
-use iostack_core::{BoxError, ConnectRequest, socketioxide::adapter::Adapter as IoAdapter};
+use iostack_core::{BoxError, ConnectRequest};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -72,13 +72,12 @@ pub struct RequireRole<S> {
     layer: RequireRoleLayer,
 }
 
-impl<S, A> Service<ConnectRequest<A>> for RequireRole<S>
+impl<S> Service<ConnectRequest> for RequireRole<S>
 where
-    A: IoAdapter,
-    S: Service<ConnectRequest<A>, Response = ConnectRequest<A>>,
+    S: Service<ConnectRequest, Response = ConnectRequest>,
     S::Error: Into<BoxError>,
 {
-    type Response = ConnectRequest<A>;
+    type Response = ConnectRequest;
     type Error = BoxError;
     type Future = ResponseFuture<S::Future>;
 
@@ -86,7 +85,7 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, req: ConnectRequest<A>) -> Self::Future {
+    fn call(&mut self, req: ConnectRequest) -> Self::Future {
         match req.identity() {
             None => ResponseFuture::refused(AuthError::MissingToken),
             Some(user) if !user.roles.contains(&self.layer.role) => {

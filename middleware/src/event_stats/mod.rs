@@ -33,7 +33,7 @@ pub use stats::{DEFAULT_MAX_EVENTS, EventCount, EventStats, OVERFLOW_EVENT, WIND
 
 use std::task::{Context, Poll};
 
-use iostack_core::{EventRequest, socketioxide::adapter::Adapter as IoAdapter};
+use iostack_core::EventRequest;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -68,10 +68,9 @@ pub struct EventStatsService<S> {
     stats: EventStats,
 }
 
-impl<S, A> Service<EventRequest<A>> for EventStatsService<S>
+impl<S> Service<EventRequest> for EventStatsService<S>
 where
-    A: IoAdapter,
-    S: Service<EventRequest<A>>,
+    S: Service<EventRequest>,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -81,7 +80,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: EventRequest<A>) -> Self::Future {
+    fn call(&mut self, req: EventRequest) -> Self::Future {
         self.stats.record(req.event());
         self.inner.call(req)
     }

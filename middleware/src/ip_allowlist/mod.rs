@@ -30,7 +30,7 @@ use std::{
 };
 
 use axum::extract::ConnectInfo;
-use iostack_core::{BoxError, ConnectRequest, socketioxide::adapter::Adapter as IoAdapter};
+use iostack_core::{BoxError, ConnectRequest};
 use tower_layer::Layer;
 
 use crate::future::ResponseFuture;
@@ -138,13 +138,12 @@ pub struct IpAllowlist<S> {
     rules: Arc<Rules>,
 }
 
-impl<S, A> Service<ConnectRequest<A>> for IpAllowlist<S>
+impl<S> Service<ConnectRequest> for IpAllowlist<S>
 where
-    A: IoAdapter,
-    S: Service<ConnectRequest<A>, Response = ConnectRequest<A>>,
+    S: Service<ConnectRequest, Response = ConnectRequest>,
     S::Error: Into<BoxError>,
 {
-    type Response = ConnectRequest<A>;
+    type Response = ConnectRequest;
     type Error = BoxError;
     type Future = ResponseFuture<S::Future>;
 
@@ -152,7 +151,7 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, req: ConnectRequest<A>) -> Self::Future {
+    fn call(&mut self, req: ConnectRequest) -> Self::Future {
         if self.rules.admits(req.peer().map(|p| p.ip()), req.headers()) {
             ResponseFuture::inner(self.inner.call(req))
         } else {

@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use iostack_core::{BoxError, ConnectRequest, socketioxide::adapter::Adapter as IoAdapter};
+use iostack_core::{BoxError, ConnectRequest};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -85,13 +85,12 @@ pub struct ConnectRateLimit<S> {
     proxies: Arc<IpList>,
 }
 
-impl<S, A> Service<ConnectRequest<A>> for ConnectRateLimit<S>
+impl<S> Service<ConnectRequest> for ConnectRateLimit<S>
 where
-    A: IoAdapter,
-    S: Service<ConnectRequest<A>, Response = ConnectRequest<A>>,
+    S: Service<ConnectRequest, Response = ConnectRequest>,
     S::Error: Into<BoxError>,
 {
-    type Response = ConnectRequest<A>;
+    type Response = ConnectRequest;
     type Error = BoxError;
     type Future = ResponseFuture<S::Future>;
 
@@ -99,7 +98,7 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, req: ConnectRequest<A>) -> Self::Future {
+    fn call(&mut self, req: ConnectRequest) -> Self::Future {
         let client = req
             .peer()
             .map(|p| self.proxies.client_ip(p.ip(), req.headers()));

@@ -2,9 +2,7 @@
 
 use std::sync::Arc;
 
-use iostack_core::{
-    BoxError, EventGate, EventRequest, socketioxide::adapter::Adapter as IoAdapter,
-};
+use iostack_core::{BoxError, EventGate, EventRequest};
 
 use super::{LimiterState, OnLimit, RateLimitLayer, RateLimited};
 
@@ -36,8 +34,8 @@ impl<F> RateLimitLayer<F> {
     }
 }
 
-impl<A: IoAdapter, F: OnLimit<A>> EventGate<A> for RateLimitGate<F> {
-    fn check(&self, req: &EventRequest<A>) -> Result<(), BoxError> {
+impl<F: OnLimit> EventGate for RateLimitGate<F> {
+    fn check(&self, req: &EventRequest) -> Result<(), BoxError> {
         if self.state.allow(req) {
             Ok(())
         } else {

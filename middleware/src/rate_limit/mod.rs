@@ -37,9 +37,7 @@ use std::{
 
 use axum::extract::ConnectInfo;
 use governor::Quota;
-use iostack_core::{
-    AnyAdapter, BoxError, EventRequest, Identity, socketioxide::adapter::Adapter as IoAdapter,
-};
+use iostack_core::{BoxError, EventRequest, Identity};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -55,20 +53,20 @@ use quota::{DirectLimiter, SharedLimiter};
 pub struct RateLimited;
 
 /// Runs when an event is refused by a [`RateLimitLayer`]: log it, count it, disconnect the socket...
-pub trait OnLimit<A: IoAdapter = AnyAdapter>: Clone + Send + Sync + 'static {
+pub trait OnLimit: Clone + Send + Sync + 'static {
     /// Called with the refused event, before the client is told.
-    fn on_limit(&self, req: &EventRequest<A>);
+    fn on_limit(&self, req: &EventRequest);
 }
 
-impl<A: IoAdapter> OnLimit<A> for () {
-    fn on_limit(&self, _: &EventRequest<A>) {}
+impl OnLimit for () {
+    fn on_limit(&self, _: &EventRequest) {}
 }
 
-impl<A: IoAdapter, F> OnLimit<A> for F
+impl<F> OnLimit for F
 where
-    F: Fn(&EventRequest<A>) + Clone + Send + Sync + 'static,
+    F: Fn(&EventRequest) + Clone + Send + Sync + 'static,
 {
-    fn on_limit(&self, req: &EventRequest<A>) {
+    fn on_limit(&self, req: &EventRequest) {
         self(req)
     }
 }
@@ -193,7 +191,7 @@ impl LimiterState {
         }
     }
 
-    fn allow<A: IoAdapter>(&self, req: &EventRequest<A>) -> bool {
+    fn allow(&self, req: &EventRequest) -> bool {
         let socket = req.socket();
         let key = match self.key {
             KeyBy::Identity => socket
@@ -243,11 +241,10 @@ pub struct RateLimit<S, F> {
     on_limit: F,
 }
 
-impl<S, F, A> Service<EventRequest<A>> for RateLimit<S, F>
+impl<S, F> Service<EventRequest> for RateLimit<S, F>
 where
-    A: IoAdapter,
-    F: OnLimit<A>,
-    S: Service<EventRequest<A>, Response = ()>,
+    F: OnLimit,
+    S: Service<EventRequest, Response = ()>,
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
 {
@@ -259,7 +256,7 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, req: EventRequest<A>) -> Self::Future {
+    fn call(&mut self, req: EventRequest) -> Self::Future {
         if self.state.allow(&req) {
             ResponseFuture::inner(self.inner.call(req))
         } else {
