@@ -7,11 +7,10 @@ use std::{
     task::{Context, Poll},
 };
 
-use crate::extract::SocketRef;
 use axum::extract::ConnectInfo;
 use socketioxide::socket::DisconnectReason;
 
-use crate::{AnyAdapter, Identity};
+use crate::{Identity, extract::SocketRef};
 
 /// A callback run once when an admitted socket disconnects.
 pub(crate) type DisconnectCallback = Box<dyn FnOnce(&SocketRef, DisconnectReason) + Send>;
@@ -128,18 +127,12 @@ pub(crate) struct Admission {
 }
 
 /// The innermost service of every connect stack: admits the request as the layers left it.
-#[derive(Debug)]
-pub struct Admit<A = AnyAdapter>(std::marker::PhantomData<fn() -> A>);
+#[derive(Debug, Clone)]
+pub struct Admit(());
 
 impl Admit {
     pub(crate) fn new() -> Self {
-        Self(std::marker::PhantomData)
-    }
-}
-
-impl Clone for Admit {
-    fn clone(&self) -> Self {
-        Self::new()
+        Self(())
     }
 }
 

@@ -1,9 +1,8 @@
 //! [`FromConnection`]: the arguments of connection and disconnect hooks, as extractors.
 
-use crate::extract::SocketRef;
 use socketioxide::socket::DisconnectReason;
 
-use crate::Identity;
+use crate::{Identity, extract::SocketRef};
 
 /// An argument of a `#[on_connection]` or `#[on_disconnect]` method of `#[hooks]`, taken from
 /// the socket, as [`FromEvent`](crate::FromEvent) is for event handlers.

@@ -2,12 +2,14 @@
 
 use std::sync::Arc;
 
-use crate::extract::{AckSender, SocketRef};
 use serde::de::DeserializeOwned;
 use socketioxide::{extract::Data, handler::FromMessageParts, socket::Socket};
 use socketioxide_core::Value;
 
-use crate::{AnyAdapter, EventError};
+use crate::{
+    AnyAdapter, EventError,
+    extract::{AckSender, SocketRef},
+};
 
 /// The event a client receives when one of its events fails and it asked for no ack.
 pub const ERROR_EVENT: &str = "error";

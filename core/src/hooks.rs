@@ -2,10 +2,9 @@
 
 use std::{fmt, sync::Arc};
 
-use crate::extract::SocketRef;
 use socketioxide::socket::DisconnectReason;
 
-use crate::{AnyAdapter, BoxedHandler, EventHandler, Io};
+use crate::{BoxedHandler, EventHandler, Io, extract::SocketRef};
 
 /// What an `init` hook receives: the app state and the freshly built server.
 pub struct InitContext<S> {
@@ -97,7 +96,7 @@ impl<S: 'static> HookRoutes<S> {
 /// }
 /// ```
 #[async_trait::async_trait]
-pub trait Hooks<S, A = AnyAdapter>: Send + Sync + 'static
+pub trait Hooks<S>: Send + Sync + 'static
 where
     S: Send + Sync + 'static,
 {

@@ -1,11 +1,12 @@
 //! [`Io`]: the handle to the whole server (the JS `strapi.$io`).
 
-use crate::extract::SocketRef;
 use serde::Serialize;
 use socketioxide::{BroadcastError, SocketIo, operators::BroadcastOperators};
 use socketioxide_core::adapter::RoomParam;
 
-use crate::{AnyAdapter, ConnectionInfo, ConnectionRegistry, delivery::Deliveries};
+use crate::{
+    AnyAdapter, ConnectionInfo, ConnectionRegistry, delivery::Deliveries, extract::SocketRef,
+};
 
 /// A cheap-to-clone handle to the running server: emit, rooms, live sockets and cluster-wide actions.
 ///

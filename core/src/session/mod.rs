@@ -18,7 +18,6 @@ use std::{
     time::SystemTime,
 };
 
-use crate::extract::SocketRef;
 use socketioxide::{
     extract::TryData,
     handler::{ConnectHandler, FromConnectParts},
@@ -31,6 +30,7 @@ use tower::{Service, ServiceExt};
 use crate::{
     AnyAdapter, AppContext, BoxError, ConnectRequest, ConnectionInfo, EventRequest,
     connect::Admission,
+    extract::SocketRef,
     gate::Gates,
     hooks::HookList,
     rooms::{role_room, user_room},

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use crate::extract::SocketRef;
 use socketioxide::socket::Socket;
 use tokio::sync::{mpsc, oneshot};
 use tower::{Service, ServiceExt};
@@ -10,7 +9,7 @@ use tower::{Service, ServiceExt};
 use super::{Job, dispatch::QueuedBytes};
 use crate::{
     AnyAdapter, AppContext, BoxError, EventError, EventRequest, connect::DisconnectCallback,
-    hooks::HookList,
+    extract::SocketRef, hooks::HookList,
 };
 
 /// The task that owns one socket's session.
