@@ -80,17 +80,17 @@ impl RawClient {
 
     /// The next packet that is not an Engine.IO ping (pings are answered).
     pub async fn next_packet(&mut self) -> String {
+        self.try_next_packet().await.expect("connection open")
+    }
+
+    /// Like [`next_packet`](Self::next_packet), or `None` once the server closed the connection.
+    pub async fn try_next_packet(&mut self) -> Option<String> {
         loop {
-            match self
-                .ws
-                .next()
-                .await
-                .expect("connection open")
-                .expect("frame")
-            {
-                Message::Text(t) if t.as_str() == "2" => self.send("3".into()).await,
-                Message::Text(t) => return t.to_string(),
-                _ => {}
+            match self.ws.next().await? {
+                Ok(Message::Text(t)) if t.as_str() == "2" => self.send("3".into()).await,
+                Ok(Message::Text(t)) => return Some(t.to_string()),
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => {}
             }
         }
     }
@@ -98,12 +98,17 @@ impl RawClient {
     /// The next event (`42[...]` or `42<ack id>[...]`): its ack id, if the server wants one, and its
     /// JSON array of name and arguments.
     pub async fn next_event(&mut self) -> (Option<u64>, String) {
+        self.try_next_event().await.expect("connection open")
+    }
+
+    /// Like [`next_event`](Self::next_event), or `None` once the server closed the connection.
+    pub async fn try_next_event(&mut self) -> Option<(Option<u64>, String)> {
         loop {
-            let packet = self.next_packet().await;
+            let packet = self.try_next_packet().await?;
             if let Some(rest) = packet.strip_prefix("42") {
                 let digits = rest.chars().take_while(char::is_ascii_digit).count();
                 let id = rest[..digits].parse().ok();
-                return (id, rest[digits..].to_owned());
+                return Some((id, rest[digits..].to_owned()));
             }
         }
     }
