@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use crate::{
-    scenarios::{connect, round_trips},
+    scenarios::{connect, round_trips, warm_up},
     server::Server,
     servers::LAYERS,
 };
@@ -30,8 +30,7 @@ struct Cost {
 async fn measure(name: &str, auth: &str) -> Cost {
     let server = Server::start_rust(&format!("layer-{name}"));
     let auth = (name == "jwt-auth").then_some(auth);
-    // Warm up the allocator and the lazily built state.
-    drop(connect(server.addr, 0..250, auth).await);
+    warm_up(&server, auth).await;
 
     let before = server.cpu_ns();
     let (clients, _) = connect(server.addr, 0..CONNECTS, auth).await;

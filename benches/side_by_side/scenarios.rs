@@ -91,7 +91,7 @@ pub(crate) async fn scale(server: &Server, auth: Option<&str>, count: usize) -> 
 }
 
 /// Warms up the server's allocator and lazily built state; measurements start from there.
-async fn warm_up(server: &Server, auth: Option<&str>) {
+pub(crate) async fn warm_up(server: &Server, auth: Option<&str>) {
     drop(connect(server.addr, 0..AT_ONCE, auth).await);
 }
 

@@ -74,19 +74,31 @@ pub(crate) fn rate_limit() -> RateLimitLayer {
     RateLimitLayer::per_socket(1_000_000, Duration::from_secs(1))
 }
 
+fn ip_allowlist() -> IpAllowlistLayer {
+    IpAllowlistLayer::new(["127.0.0.1"]).unwrap()
+}
+
+fn jwt_auth() -> AuthLayer<JwtVerifier> {
+    AuthLayer::new(JwtVerifier::hs256(SECRET))
+}
+
+fn event_stats() -> EventStatsLayer {
+    EventStatsLayer::new(EventStats::new())
+}
+
 /// The same handlers behind all five middleware layers; clients need [`auth`].
 pub(crate) async fn five_layers() -> App<()> {
     with_handlers()
         .on_connect(
             ServiceBuilder::new()
-                .layer(IpAllowlistLayer::new(["127.0.0.1"]).unwrap())
+                .layer(ip_allowlist())
                 .layer(ConnectionLogLayer::new())
-                .layer(AuthLayer::new(JwtVerifier::hs256(SECRET))),
+                .layer(jwt_auth()),
         )
         .on_event(
             ServiceBuilder::new()
                 .layer(rate_limit())
-                .layer(EventStatsLayer::new(EventStats::new())),
+                .layer(event_stats()),
         )
         .build()
         .await
@@ -107,23 +119,11 @@ pub(crate) async fn one_layer(name: &str) -> App<()> {
     let app = with_handlers();
     match name {
         "none" => app.build().await,
-        "ip-allowlist" => {
-            app.on_connect(IpAllowlistLayer::new(["127.0.0.1"]).unwrap())
-                .build()
-                .await
-        }
+        "ip-allowlist" => app.on_connect(ip_allowlist()).build().await,
         "connection-log" => app.on_connect(ConnectionLogLayer::new()).build().await,
-        "jwt-auth" => {
-            app.on_connect(AuthLayer::new(JwtVerifier::hs256(SECRET)))
-                .build()
-                .await
-        }
+        "jwt-auth" => app.on_connect(jwt_auth()).build().await,
         "rate-limit" => app.on_event(rate_limit()).build().await,
-        "event-stats" => {
-            app.on_event(EventStatsLayer::new(EventStats::new()))
-                .build()
-                .await
-        }
+        "event-stats" => app.on_event(event_stats()).build().await,
         other => panic!("no layer named {other}"),
     }
     .unwrap()
