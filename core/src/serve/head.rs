@@ -7,8 +7,17 @@
 
 use http::{HeaderValue, Request, Uri};
 
-/// Gives `req` a URI and header values of its own, equal to the ones it had.
+/// Gives `req` a URI and header values of its own, equal to the ones it had. Only a request that
+/// can open a session (no `sid` in its query, as engineioxide reads it) is kept, so the polling and
+/// upgrade requests of existing sessions pass untouched.
 pub(crate) fn detach_head<B>(mut req: Request<B>) -> Request<B> {
+    let has_session = req
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p.starts_with("sid=")));
+    if has_session {
+        return req;
+    }
     if let Ok(uri) = Uri::try_from(req.uri().to_string()) {
         *req.uri_mut() = uri;
     }
@@ -49,5 +58,44 @@ mod tests {
         assert_eq!(copy.headers(), &original);
         assert_eq!(copy.headers().get_all("x-forwarded-for").iter().count(), 2);
         assert!(copy.headers()["authorization"].is_sensitive());
+    }
+
+    /// The bytes of the user-agent value, by address: a copy lives elsewhere.
+    fn user_agent_at<B>(req: &Request<B>) -> *const u8 {
+        req.headers()["user-agent"].as_bytes().as_ptr()
+    }
+
+    #[test]
+    fn only_requests_that_open_a_session_are_copied() {
+        let request = |uri: &str| {
+            Request::builder()
+                .uri(uri)
+                .header(
+                    "user-agent",
+                    HeaderValue::from_bytes(b"node-XMLHttpRequest").unwrap(),
+                )
+                .body(())
+                .unwrap()
+        };
+        let open = request("/socket.io/?EIO=4&transport=polling");
+        let before = user_agent_at(&open);
+        assert_ne!(
+            user_agent_at(&detach_head(open)),
+            before,
+            "handshake copied"
+        );
+
+        for uri in [
+            "/socket.io/?EIO=4&transport=polling&sid=AAAAAAAAAAAAAAHs",
+            "/socket.io/?sid=AAAAAAAAAAAAAAHs&EIO=4&transport=websocket",
+        ] {
+            let later = request(uri);
+            let before = user_agent_at(&later);
+            assert_eq!(
+                user_agent_at(&detach_head(later)),
+                before,
+                "{uri} left as is"
+            );
+        }
     }
 }
