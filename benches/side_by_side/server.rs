@@ -153,14 +153,18 @@ fn pinned_to(cpu: usize) -> Command {
     }
 }
 
+/// Whether pinning is possible here, found out once per run.
 fn can_pin() -> bool {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cpus > 1
-        && Command::new("taskset")
-            .arg("-V")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
+    static CAN_PIN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CAN_PIN.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        cpus > 1
+            && Command::new("taskset")
+                .arg("-V")
+                .stdout(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+    })
 }
 
 /// Pins this process (the load generator, and every thread it starts later) to CPU 1.
