@@ -89,6 +89,12 @@ fn reply_value<T: Serialize>(value: &T) -> Result<serde_json::Value, EventError>
 
 /// An async function usable as an event handler: every argument implements [`FromEvent`] and the
 /// output implements [`IntoEventResult`]. Implemented for functions and closures of up to 8 arguments.
+#[diagnostic::on_unimplemented(
+    message = "this is not an iostack event handler",
+    label = "not an event handler",
+    note = "an event handler is an async function or closure of at most 8 arguments that implement `FromEvent`, \
+            returning a type that implements `IntoEventResult`"
+)]
 pub trait EventHandler<S, T>: Clone + Send + Sync + 'static {
     /// Extracts the arguments and runs the handler.
     fn call(
