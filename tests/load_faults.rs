@@ -1,5 +1,5 @@
-//! Load and fault tests, bounded and on 127.0.0.1: connect churn leaves nothing behind, a flooding
-//! client is refused while a healthy one keeps being answered, a thousand half-open connections
+//! Load and fault tests, bounded and on 127.0.0.1: connect churn leaves nothing behind, idle sockets
+//! keep no task of iostack, a flooding client is refused while a healthy one keeps being answered, a thousand half-open connections
 //! are dropped while others are served. Figures are printed (`--nocapture`), never asserted
 //! against a time.
 //!
@@ -172,6 +172,41 @@ async fn connect_churn_and_refusals_leave_no_tasks_or_memory_behind() {
     assert!(
         per_session < 2048.0,
         "memory grows with sessions: {rss_before} -> {rss_after} KiB"
+    );
+}
+
+/// engineioxide runs three tasks per websocket session: its reader, its writer and its heartbeat.
+const ENGINE_TASKS_PER_SOCKET: usize = 3;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sockets_keep_no_iostack_task() {
+    let _alone = ALONE.lock().await;
+    let (server, io) = echo_app(ServerLimits::new()).await;
+    let addr = server.addr();
+    // The first socket also starts what the server keeps for all of them.
+    let mut clients = vec![RawClient::connect(addr, None).await];
+    round_trip(&mut clients[0], 0).await;
+    let tasks_before = alive_tasks();
+    let sockets = 100;
+    for id in 1..=sockets {
+        let mut client = RawClient::connect(addr, None).await;
+        // The socket's worker runs for this event, then parks without a task.
+        round_trip(&mut client, id as u64).await;
+        clients.push(client);
+    }
+    assert_eq!(io.connections().len(), sockets + 1);
+    // Each answer is sent before its run ends: wait for the runs to park.
+    settle("only engineioxide's tasks per idle socket", || {
+        alive_tasks() <= tasks_before + ENGINE_TASKS_PER_SOCKET * sockets
+    })
+    .await;
+    // The parked workers still answer, in order.
+    for (id, client) in clients.iter_mut().enumerate() {
+        round_trip(client, id as u64 + 1000).await;
+    }
+    println!(
+        "idle: {sockets} sockets, {} tasks beyond the {tasks_before} before them",
+        alive_tasks() - tasks_before
     );
 }
 

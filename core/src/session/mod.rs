@@ -2,21 +2,17 @@
 //! through the event stack, then disconnect bookkeeping.
 //!
 //! socketioxide runs each handler as its own task, so replies to back-to-back events can come back
-//! reordered. Every admitted socket therefore gets one worker task that owns a clone of the event
-//! stack and takes the socket's events from a bounded queue, in order.
+//! reordered. Every admitted socket therefore gets one worker that owns a clone of the event stack
+//! and takes the socket's events from a bounded queue, in order.
 //!
-//! This file admits sockets; `dispatch.rs` gates and queues their events; `worker.rs` runs them.
+//! This file admits sockets; `dispatch.rs` gates their events; `queue.rs` queues them and runs the
+//! worker while there are some; `worker.rs` handles them.
 
 mod dispatch;
+mod queue;
 mod worker;
 
-use std::{
-    fmt::Display,
-    future::Future,
-    pin::Pin,
-    sync::{Arc, Mutex},
-    time::SystemTime,
-};
+use std::{fmt::Display, future::Future, pin::Pin, sync::Arc, time::SystemTime};
 
 use socketioxide::{
     extract::TryData,
@@ -24,7 +20,6 @@ use socketioxide::{
     socket::{DisconnectReason, Socket},
 };
 use socketioxide_core::Value;
-use tokio::sync::{mpsc, oneshot};
 use tower::{Service, ServiceExt};
 
 use crate::{
@@ -35,7 +30,8 @@ use crate::{
     hooks::HookList,
     rooms::{role_room, user_room},
 };
-use dispatch::{Dispatch, QueuedBytes};
+use dispatch::Dispatch;
+use queue::Queue;
 use worker::Worker;
 
 /// How a namespace handles the events of one socket.
@@ -60,21 +56,18 @@ impl Default for EventOptions {
     }
 }
 
-enum Job {
-    /// An event and the bytes of its payload.
-    Event(EventRequest, usize),
-    Disconnect(SocketRef, DisconnectReason),
+/// Kept in the socket's extensions between admission and the moment the socket is connected.
+struct Pending<S, E> {
+    queue: Arc<Queue<S, E>>,
+    info: ConnectionInfo,
 }
 
-/// What the connect handler hands to the worker once the socket is connected.
-type Connected = (oneshot::Sender<Arc<Socket<AnyAdapter>>>, ConnectionInfo);
-
-/// Kept in the socket's extensions between admission and the moment the socket is connected.
-struct Pending(Arc<Mutex<Option<Connected>>>);
-
-impl Clone for Pending {
+impl<S, E> Clone for Pending<S, E> {
     fn clone(&self) -> Self {
-        Self(self.0.clone())
+        Self {
+            queue: self.queue.clone(),
+            info: self.info.clone(),
+        }
     }
 }
 
@@ -139,14 +132,11 @@ where
     E::Future: Send,
 {
     fn call(&self, socket: Arc<Socket<AnyAdapter>>, _: Option<Value>) {
-        let Some(Pending(pending)) = socket.extensions.remove::<Pending>() else {
+        let Some(Pending { queue, info }) = socket.extensions.remove::<Pending<S, E>>() else {
             return;
         };
-        let taken = pending.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some((connected, info)) = taken {
-            self.cx.io.registry().insert(info);
-            let _ = connected.send(socket);
-        }
+        self.cx.io.registry().insert(info);
+        queue.start(SocketRef::from(socket));
     }
 
     fn call_middleware<'a>(
@@ -220,33 +210,23 @@ where
             socket.join(rooms);
         }
 
-        // Jobs are boxed: the channel allocates its first block (32 slots) per socket up front, and
-        // pointers keep it ~3 KiB smaller per idle connection (`benches/README.md`).
-        let (jobs, queue) = mpsc::channel(self.options.queue_capacity.max(1));
-        let (connected_tx, connected_rx) = oneshot::channel();
-        socket
-            .extensions
-            .insert(Pending(Arc::new(Mutex::new(Some((connected_tx, info))))));
-        let queued = QueuedBytes::default();
-        socket.on_fallback(Dispatch {
-            jobs: jobs.clone(),
-            gates: self.gates.clone(),
-            queued: queued.clone(),
-            queue_bytes: self.options.queue_bytes,
-        });
-        socket.on_disconnect(async move |socket: SocketRef, reason: DisconnectReason| {
-            // Waits for room in the queue: the disconnect is handled after every pending event.
-            let _ = jobs.send(Box::new(Job::Disconnect(socket, reason))).await;
-        });
-
         let worker = Worker {
             events: self.events.clone(),
             cx: self.cx.clone(),
             hooks: self.hooks.clone(),
             ordered: self.options.ordered,
             on_disconnect,
-            queued,
         };
-        tokio::spawn(worker.run(connected_rx, queue));
+        let queue = Queue::new(worker, self.options);
+        socket.on_fallback(Dispatch {
+            queue: queue.clone(),
+            gates: self.gates.clone(),
+        });
+        let on_disconnect = queue.clone();
+        socket.on_disconnect(async move |socket: SocketRef, reason: DisconnectReason| {
+            // Handled after every event queued before it.
+            on_disconnect.push_disconnect(socket, reason);
+        });
+        socket.extensions.insert(Pending { queue, info });
     }
 }

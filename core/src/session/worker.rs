@@ -1,25 +1,23 @@
-//! [`Worker`]: the task that owns one connected socket, its events in order, then its disconnect.
+//! [`Worker`]: what runs one connected socket's jobs: its connection hooks, its events in order,
+//! then its disconnect. Its [`Queue`](super::queue::Queue) decides when it runs.
 
 use std::sync::Arc;
 
-use socketioxide::socket::Socket;
-use tokio::sync::{mpsc, oneshot};
+use socketioxide::socket::DisconnectReason;
 use tower::{Service, ServiceExt};
 
-use super::{Job, dispatch::QueuedBytes};
 use crate::{
-    AnyAdapter, AppContext, BoxError, EventError, EventRequest, connect::DisconnectCallback,
+    AppContext, BoxError, EventError, EventRequest, connect::DisconnectCallback,
     extract::SocketRef, hooks::HookList,
 };
 
-/// The task that owns one socket's session.
+/// One socket's event stack and lifecycle hooks.
 pub(super) struct Worker<S, E> {
     pub(super) events: E,
     pub(super) cx: Arc<AppContext<S>>,
     pub(super) hooks: HookList<S>,
     pub(super) ordered: bool,
     pub(super) on_disconnect: Vec<DisconnectCallback>,
-    pub(super) queued: QueuedBytes,
 }
 
 impl<S, E> Worker<S, E>
@@ -29,47 +27,37 @@ where
     E::Error: Into<BoxError>,
     E::Future: Send,
 {
-    pub(super) async fn run(
-        mut self,
-        connected: oneshot::Receiver<Arc<Socket<AnyAdapter>>>,
-        mut queue: mpsc::Receiver<Box<Job>>,
-    ) {
-        // Dropped without a send when the socket never got connected: nothing to do then.
-        let Ok(socket) = connected.await else { return };
-        let socket = SocketRef::from(socket);
+    /// Runs the connection hooks, before any event of the socket.
+    pub(super) async fn connected(&mut self, socket: SocketRef) {
         for hook in self.hooks.iter() {
             hook.on_connection(&socket).await;
         }
-        drop(socket);
+    }
 
-        while let Some(job) = queue.recv().await {
-            match *job {
-                Job::Event(req, size) => {
-                    self.queued.release(size);
-                    if self.ordered {
-                        handle(&mut self.events, req).await;
-                    } else {
-                        let mut events = self.events.clone();
-                        tokio::spawn(async move { handle(&mut events, req).await });
-                    }
-                }
-                Job::Disconnect(socket, reason) => {
-                    for callback in self.on_disconnect.drain(..) {
-                        callback(&socket, reason);
-                    }
-                    for hook in self.hooks.iter() {
-                        hook.on_disconnect(&socket, reason).await;
-                    }
-                    // Last: shutdown waits for the registry to empty, so the disconnect
-                    // bookkeeping above (seats, logs) is done before the server returns.
-                    self.cx
-                        .io
-                        .registry()
-                        .remove(socket.ns(), &socket.id.to_string());
-                    return;
-                }
-            }
+    /// Handles one event: to its end when ordered, else in its own task.
+    pub(super) async fn event(&mut self, req: EventRequest) {
+        if self.ordered {
+            handle(&mut self.events, req).await;
+        } else {
+            let mut events = self.events.clone();
+            tokio::spawn(async move { handle(&mut events, req).await });
         }
+    }
+
+    /// Runs the disconnect callbacks and hooks, then forgets the socket.
+    pub(super) async fn disconnected(mut self, socket: SocketRef, reason: DisconnectReason) {
+        for callback in self.on_disconnect.drain(..) {
+            callback(&socket, reason);
+        }
+        for hook in self.hooks.iter() {
+            hook.on_disconnect(&socket, reason).await;
+        }
+        // Last: shutdown waits for the registry to empty, so the disconnect bookkeeping above
+        // (seats, logs) is done before the server returns.
+        self.cx
+            .io
+            .registry()
+            .remove(socket.ns(), &socket.id.to_string());
     }
 }
 
