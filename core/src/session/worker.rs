@@ -1,8 +1,9 @@
 //! [`Worker`]: what runs one connected socket's jobs: its connection hooks, its events in order,
 //! then its disconnect. Its [`Queue`](super::queue::Queue) decides when it runs.
 
-use std::sync::Arc;
+use std::{panic::AssertUnwindSafe, sync::Arc};
 
+use futures_util::FutureExt;
 use socketioxide::socket::DisconnectReason;
 use tower::{Service, ServiceExt};
 
@@ -30,7 +31,7 @@ where
     /// Runs the connection hooks, before any event of the socket.
     pub(super) async fn connected(&mut self, socket: SocketRef) {
         for hook in self.hooks.iter() {
-            hook.on_connection(&socket).await;
+            survive(hook.name(), "connection", hook.on_connection(&socket)).await;
         }
     }
 
@@ -47,10 +48,18 @@ where
     /// Runs the disconnect callbacks and hooks, then forgets the socket.
     pub(super) async fn disconnected(mut self, socket: SocketRef, reason: DisconnectReason) {
         for callback in self.on_disconnect.drain(..) {
-            callback(&socket, reason);
+            let run = AssertUnwindSafe(|| callback(&socket, reason));
+            if std::panic::catch_unwind(run).is_err() {
+                tracing::error!(socket.id = %socket.id, "a connect layer's disconnect callback panicked");
+            }
         }
         for hook in self.hooks.iter() {
-            hook.on_disconnect(&socket, reason).await;
+            survive(
+                hook.name(),
+                "disconnect",
+                hook.on_disconnect(&socket, reason),
+            )
+            .await;
         }
         // Last: shutdown waits for the registry to empty, so the disconnect bookkeeping above
         // (seats, logs) is done before the server returns.
@@ -58,6 +67,14 @@ where
             .io
             .registry()
             .remove(socket.ns(), &socket.id.to_string());
+    }
+}
+
+/// Runs a lifecycle hook; a panic is logged and the session goes on (its events, its disconnect
+/// bookkeeping).
+async fn survive(hook: &str, point: &str, run: impl Future<Output = ()>) {
+    if AssertUnwindSafe(run).catch_unwind().await.is_err() {
+        tracing::error!(hook, "the {point} hook panicked");
     }
 }
 
@@ -70,7 +87,14 @@ where
     let rejecter = req.rejecter();
     let ready = events.ready().await.map_err(Into::into);
     let result = match ready {
-        Ok(svc) => svc.call(req).await.map_err(Into::into),
+        // A panicking handler fails its event only: the socket's worker goes on with the next one.
+        Ok(svc) => match AssertUnwindSafe(async move { svc.call(req).await })
+            .catch_unwind()
+            .await
+        {
+            Ok(result) => result.map_err(Into::into),
+            Err(_) => Err(EventError::handler("Internal error").into()),
+        },
         Err(e) => Err(e),
     };
     if let Err(e) = result {
