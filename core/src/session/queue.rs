@@ -80,7 +80,7 @@ where
             return Ok(());
         }
         let fits_bytes = state.bytes == 0 || state.bytes + size <= self.options.queue_bytes;
-        if state.jobs.len() >= self.options.queue_capacity || !fits_bytes {
+        if state.jobs.len() >= self.options.queue_capacity.max(1) || !fits_bytes {
             return Err(req);
         }
         state.bytes += size;
