@@ -8,8 +8,8 @@
 use http::{HeaderValue, Request, Uri};
 
 /// Gives `req` a URI and header values of its own, equal to the ones it had. Only a request that
-/// can open a session (no `sid` in its query, as engineioxide reads it) is kept, so the polling and
-/// upgrade requests of existing sessions pass untouched.
+/// can open a session (no `sid` in its query, as engineioxide reads it) is copied: engineioxide
+/// keeps only those, so the polling and upgrade requests of existing sessions pass untouched.
 pub(crate) fn detach_head<B>(mut req: Request<B>) -> Request<B> {
     let has_session = req
         .uri()

@@ -9,10 +9,9 @@ use socketioxide::{
     socket::Socket,
 };
 use socketioxide_core::Value;
-use tower::Service;
 
-use super::{Stacked, queue::Queue};
-use crate::{AnyAdapter, BoxError, EventError, EventRequest, gate::Gates};
+use super::{EventStack, Stacked, queue::Queue};
+use crate::{AnyAdapter, EventError, EventRequest, gate::Gates};
 
 /// The size of an event's arguments as received, binary attachments included.
 pub(super) fn payload_size(data: &Value) -> usize {
@@ -34,9 +33,7 @@ pub(super) struct Dispatch<S, E> {
 impl<S, E> MessageHandler<AnyAdapter, Stacked> for Dispatch<S, E>
 where
     S: Send + Sync + 'static,
-    E: Service<EventRequest, Response = ()> + Clone + Send + Sync + 'static,
-    E::Error: Into<BoxError>,
-    E::Future: Send,
+    E: EventStack,
 {
     fn call(&self, socket: Arc<Socket<AnyAdapter>>, mut data: Value, ack_id: Option<i64>) {
         let event = match Event::from_message_parts(&socket, &mut data, &ack_id) {

@@ -34,6 +34,26 @@ use dispatch::Dispatch;
 use queue::Queue;
 use worker::Worker;
 
+/// The event stack a socket's session runs (the app's layers around the namespace's): the bounds
+/// every session type needs, in one name.
+pub(crate) trait EventStack:
+    Service<EventRequest, Response = (), Error: Into<BoxError>, Future: Send>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> EventStack for T where
+    T: Service<EventRequest, Response = (), Error: Into<BoxError>, Future: Send>
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// How a namespace handles the events of one socket.
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy)]
@@ -127,9 +147,7 @@ where
     C: Service<ConnectRequest, Response = ConnectRequest> + Clone + Send + Sync + 'static,
     C::Error: Into<BoxError>,
     C::Future: Send,
-    E: Service<EventRequest, Response = ()> + Clone + Send + Sync + 'static,
-    E::Error: Into<BoxError>,
-    E::Future: Send,
+    E: EventStack,
 {
     fn call(&self, socket: Arc<Socket<AnyAdapter>>, _: Option<Value>) {
         let Some(Pending { queue, info }) = socket.extensions.remove::<Pending<S, E>>() else {
@@ -168,9 +186,7 @@ where
 impl<S, C, E> NamespaceHandler<S, C, E>
 where
     S: Send + Sync + 'static,
-    E: Service<EventRequest, Response = ()> + Clone + Send + Sync + 'static,
-    E::Error: Into<BoxError>,
-    E::Future: Send,
+    E: EventStack,
 {
     /// Runs before the client hears that it is connected: nothing it sends can be missed.
     fn admit(&self, admission: Admission) {

@@ -11,10 +11,9 @@ use std::{
 };
 
 use socketioxide::socket::DisconnectReason;
-use tower::Service;
 
-use super::{EventOptions, worker::Worker};
-use crate::{BoxError, EventRequest, extract::SocketRef};
+use super::{EventOptions, EventStack, worker::Worker};
+use crate::{EventRequest, extract::SocketRef};
 
 enum Job {
     /// An event and the bytes of its payload.
@@ -52,9 +51,7 @@ enum Drain<S, E> {
 impl<S, E> Queue<S, E>
 where
     S: Send + Sync + 'static,
-    E: Service<EventRequest, Response = ()> + Clone + Send + Sync + 'static,
-    E::Error: Into<BoxError>,
-    E::Future: Send,
+    E: EventStack,
 {
     pub(super) fn new(worker: Worker<S, E>, options: EventOptions) -> Arc<Self> {
         Arc::new(Self {

@@ -7,6 +7,7 @@ use futures_util::FutureExt;
 use socketioxide::socket::DisconnectReason;
 use tower::{Service, ServiceExt};
 
+use super::EventStack;
 use crate::{
     AppContext, BoxError, EventError, EventRequest, connect::DisconnectCallback,
     extract::SocketRef, hooks::HookList,
@@ -24,9 +25,7 @@ pub(super) struct Worker<S, E> {
 impl<S, E> Worker<S, E>
 where
     S: Send + Sync + 'static,
-    E: Service<EventRequest, Response = ()> + Clone + Send + Sync + 'static,
-    E::Error: Into<BoxError>,
-    E::Future: Send,
+    E: EventStack,
 {
     /// Runs the connection hooks, before any event of the socket.
     pub(super) async fn connected(&mut self, socket: SocketRef) {
