@@ -35,10 +35,10 @@ pub use iostack_core::{
     Adapter, AdapterError, Admit, AnyAdapter, App, AppBuilder, AppContext, BoxError, BoxFuture,
     BroadcastError, BuildError, ConnectRequest, ConnectionInfo, ConnectionRegistry, ERROR_EVENT,
     EventError, EventGate, EventHandler, EventRequest, FromConnection, FromEvent, Health,
-    HookError, HookRoutes, Hooks, Identity, InitContext, InterruptedShutdown, IntoEventResult, Io,
-    IoError, KICKED_EVENT, NamespaceBuilder, Reply, Router, SERVER_DISCONNECT_EVENT,
-    SHUTDOWN_EVENT, ServerLimits, ShutdownOptions, State, bind, bind_with_backlog, cors, delivery,
-    extract, shutdown_signal, socketioxide,
+    HookError, HookRoutes, Hooks, Identity, IdentityData, InitContext, InterruptedShutdown,
+    IntoEventResult, Io, IoError, KICKED_EVENT, NamespaceBuilder, Reply, Router,
+    SERVER_DISCONNECT_EVENT, SHUTDOWN_EVENT, ServerLimits, ShutdownOptions, State, bind,
+    bind_with_backlog, cors, delivery, extract, shutdown_signal, socketioxide,
 };
 
 #[doc(hidden)]

@@ -273,7 +273,7 @@ async fn registry_tracks_connections_until_disconnect() {
         .registry()
         .get("/", &id)
         .expect("registered while connected");
-    assert_eq!(entry.identity.map(|i| i.id), Some("9".into()));
+    assert_eq!(entry.identity.as_ref().map(|i| i.id.as_str()), Some("9"));
     assert_eq!(entry.user_agent.as_deref(), Some("iostack-test/1"));
     assert_eq!(
         entry.peer.map(|p| p.ip().to_string()),

@@ -51,7 +51,7 @@ impl Chat {
 
     #[event("whoami")]
     async fn whoami(&self, user: Option<Identity>, ack: AckSender) {
-        let _ = ack.send(&user.map(|u| u.id));
+        let _ = ack.send(&user.as_ref().map(|u| &u.id));
     }
 
     #[on_disconnect(ns = "/chat")]

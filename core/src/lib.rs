@@ -79,7 +79,7 @@ pub use extract::{AppContext, FromEvent, State};
 pub use gate::EventGate;
 pub use handler::{BoxedHandler, EventHandler, IntoEventResult, Reply};
 pub use hooks::{HookError, HookRoutes, Hooks, InitContext};
-pub use identity::Identity;
+pub use identity::{Identity, IdentityData};
 pub use io::Io;
 pub use namespace::NamespaceBuilder;
 #[doc(hidden)]

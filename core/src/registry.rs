@@ -1,12 +1,13 @@
 //! [`ConnectionRegistry`]: what is connected to this node right now.
 
 use std::{
-    collections::HashMap,
+    hash::{BuildHasher, RandomState},
     net::SocketAddr,
     sync::{Arc, RwLock},
     time::SystemTime,
 };
 
+use hashbrown::{HashTable, hash_table::Entry};
 use serde::Serialize;
 
 use crate::Identity;
@@ -41,9 +42,62 @@ pub struct ConnectionInfo {
 /// Cheap to clone: clones share one table.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectionRegistry {
-    inner: Arc<RwLock<HashMap<(String, String), ConnectionInfo>>>,
+    inner: Arc<RwLock<Table>>,
     changed: Arc<tokio::sync::Notify>,
     admitted: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// The entries, found by the namespace and id they hold: no key is stored beside them, and a slot
+/// is one pointer, so the table's spare capacity costs little.
+#[derive(Debug, Default)]
+struct Table {
+    entries: HashTable<Box<ConnectionInfo>>,
+    hasher: RandomState,
+}
+
+impl Table {
+    fn hash(&self, ns: &str, id: &str) -> u64 {
+        self.hasher.hash_one((ns, id))
+    }
+
+    fn insert(&mut self, info: ConnectionInfo) {
+        let hash = self.hash(&info.ns, &info.id);
+        let hasher = &self.hasher;
+        let same = |c: &ConnectionInfo| c.ns == info.ns && c.id == info.id;
+        match self
+            .entries
+            .entry(hash, |c| same(c), |c| hasher.hash_one((&c.ns, &c.id)))
+        {
+            Entry::Occupied(mut entry) => **entry.get_mut() = info,
+            Entry::Vacant(entry) => {
+                entry.insert(Box::new(info));
+            }
+        }
+    }
+
+    fn remove(&mut self, ns: &str, id: &str) -> Option<ConnectionInfo> {
+        let hash = self.hash(ns, id);
+        let entry = self
+            .entries
+            .find_entry(hash, |c| c.ns == ns && c.id == id)
+            .ok()?;
+        let (removed, _) = entry.remove();
+        let spare = self.entries.capacity() - self.entries.len();
+        if spare > 64 && spare > 3 * self.entries.len() {
+            // Give memory back once most clients have left.
+            let hasher = &self.hasher;
+            self.entries
+                .shrink_to_fit(|c| hasher.hash_one((&c.ns, &c.id)));
+        }
+        Some(*removed)
+    }
+
+    fn get(&self, ns: &str, id: &str) -> Option<&ConnectionInfo> {
+        let hash = self.hash(ns, id);
+        self.entries
+            .find(hash, |c| c.ns == ns && c.id == id)
+            .map(|c| &**c)
+    }
 }
 
 impl ConnectionRegistry {
@@ -53,14 +107,13 @@ impl ConnectionRegistry {
             .admitted
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             + 1;
-        let key = (info.ns.clone(), info.id.clone());
-        self.write().insert(key, info);
+        self.write().insert(info);
         self.changed.notify_waiters();
     }
 
     /// Forgets a socket, returning what was recorded.
     pub(crate) fn remove(&self, ns: &str, id: &str) -> Option<ConnectionInfo> {
-        let removed = self.write().remove(&(ns.to_owned(), id.to_owned()));
+        let removed = self.write().remove(ns, id);
         self.changed.notify_waiters();
         removed
     }
@@ -79,19 +132,19 @@ impl ConnectionRegistry {
 
     /// Every live socket, oldest first.
     pub fn snapshot(&self) -> Vec<ConnectionInfo> {
-        let mut all: Vec<_> = self.read().values().cloned().collect();
+        let mut all: Vec<_> = self.read().entries.iter().map(|c| (**c).clone()).collect();
         all.sort_by_key(|c| c.connected_at);
         all
     }
 
     /// The socket `id` in namespace `ns`, if it is live.
     pub fn get(&self, ns: &str, id: &str) -> Option<ConnectionInfo> {
-        self.read().get(&(ns.to_owned(), id.to_owned())).cloned()
+        self.read().get(ns, id).cloned()
     }
 
     /// How many sockets are live, over all namespaces.
     pub fn len(&self) -> usize {
-        self.read().len()
+        self.read().entries.len()
     }
 
     /// Whether no socket is live.
@@ -118,12 +171,12 @@ impl ConnectionRegistry {
         .abort_handle()
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<(String, String), ConnectionInfo>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Table> {
         // A panic while holding the lock cannot leave the map half-written: every write is one call.
         self.inner.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<(String, String), ConnectionInfo>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Table> {
         self.inner.write().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -168,6 +221,35 @@ mod tests {
             Some("/chat".into())
         );
         assert!(registry.remove("/", "a").is_none());
+    }
+
+    #[test]
+    fn a_second_insert_of_one_socket_replaces_the_first() {
+        let registry = ConnectionRegistry::default();
+        registry.insert(info("/", "a"));
+        let mut again = info("/", "a");
+        again.user_agent = Some("second".into());
+        registry.insert(again);
+        assert_eq!(registry.len(), 1);
+        assert_eq!(
+            registry.get("/", "a").and_then(|c| c.user_agent),
+            Some("second".into())
+        );
+    }
+
+    #[test]
+    fn the_table_shrinks_when_most_sockets_have_left() {
+        let registry = ConnectionRegistry::default();
+        let ids: Vec<String> = (0..1000).map(|i| i.to_string()).collect();
+        ids.iter().for_each(|id| registry.insert(info("/", id)));
+        let full = registry.read().entries.capacity();
+        ids[..990]
+            .iter()
+            .for_each(|id| assert!(registry.remove("/", id).is_some()));
+        assert!(registry.read().entries.capacity() < full / 4);
+        ids[990..]
+            .iter()
+            .for_each(|id| assert!(registry.get("/", id).is_some(), "{id} kept"));
     }
 
     #[test]

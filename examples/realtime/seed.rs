@@ -44,8 +44,8 @@ pub(crate) struct SeedHooks {
     pub(crate) tasks: Mutex<Vec<AbortHandle>>,
 }
 
-fn display_name(user: Identity) -> String {
-    user.username.unwrap_or(user.id)
+fn display_name(user: &Identity) -> String {
+    user.username.clone().unwrap_or_else(|| user.id.clone())
 }
 
 #[iostack::hooks]
@@ -73,7 +73,7 @@ impl SeedHooks {
 
     #[on_connection(ns = "/admin")]
     async fn admin_connected(&self, user: Option<Identity>) {
-        let name = user.map(display_name).unwrap_or_default();
+        let name = user.as_ref().map(display_name).unwrap_or_default();
         tracing::info!("[io] Admin connected: {name}");
     }
 
@@ -88,7 +88,7 @@ impl SeedHooks {
         let mut rooms: Vec<String> = socket.rooms().into_iter().map(|r| r.to_string()).collect();
         rooms.sort();
         let rooms = serde_json::to_string(&rooms).unwrap_or_default();
-        tracing::info!("[io] User {} joined rooms: {rooms}", display_name(user));
+        tracing::info!("[io] User {} joined rooms: {rooms}", display_name(&user));
     }
 
     #[on_shutdown]

@@ -232,7 +232,7 @@ where
 }
 
 fn roles_of(identity: Option<Identity>) -> Vec<String> {
-    let mut roles = identity.map(|i| i.roles).unwrap_or_default();
+    let mut roles = identity.map(|i| i.into_data().roles).unwrap_or_default();
     roles.sort();
     roles.dedup();
     roles

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use iostack_core::Identity;
+use iostack_core::IdentityData;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
 use serde_json::{Map, Value};
 
@@ -26,8 +26,9 @@ pub struct JwtKeyError {
 /// the end of year 9999; any other value (a string, a negative or huge number) is refused. A token
 /// is refused once `exp` has passed, before its `nbf`, or when its `iat` is in the future; `nbf`
 /// and `iat` tolerate 5 s of clock skew by default (see [`leeway`](Self::leeway)). The expiry
-/// keeps the fraction of a second. Claims become the [`Identity`]: `sub` (or `id`) is the id, `username` (or `name`) the
-/// username, `roles` (array) or `role` (string) the roles, and every claim is kept in `claims`.
+/// keeps the fraction of a second. Claims become the [`Identity`](iostack_core::Identity): `sub`
+/// (or `id`) is the id, `username` (or `name`) the username, `roles` (array) or `role` (string) the
+/// roles, and every claim is kept in `claims`.
 #[derive(Clone)]
 pub struct JwtVerifier {
     key: DecodingKey,
@@ -165,12 +166,13 @@ fn identity_from_claims(
         _ => Vec::new(),
     };
     Ok(Verified {
-        identity: Identity {
+        identity: IdentityData {
             id,
             username,
             roles,
             claims: Value::Object(claims),
-        },
+        }
+        .into(),
         expires_at: Some(expires_at),
     })
 }

@@ -12,7 +12,7 @@ use tower_service::Service;
 
 use super::{
     AuthError, Verifier, VerifyContext, VerifyError,
-    expiry::{ExpiryTimer, delay_until},
+    expiry::{ExpiryTimers, delay_until},
     extract_token,
 };
 
@@ -30,6 +30,7 @@ struct RoleRequirement {
 pub struct AuthLayer<V> {
     verifier: Arc<V>,
     role: Option<RoleRequirement>,
+    expiries: ExpiryTimers,
 }
 
 impl<V> Clone for AuthLayer<V> {
@@ -37,6 +38,7 @@ impl<V> Clone for AuthLayer<V> {
         Self {
             verifier: self.verifier.clone(),
             role: self.role.clone(),
+            expiries: self.expiries.clone(),
         }
     }
 }
@@ -47,6 +49,7 @@ impl<V: Verifier> AuthLayer<V> {
         Self {
             verifier: Arc::new(verifier),
             role: None,
+            expiries: ExpiryTimers::default(),
         }
     }
 
@@ -154,7 +157,7 @@ where
             // The layers inside decide first: a socket they refuse never gets a timer.
             let mut req = inner.call(req).await.map_err(Into::into)?;
             if let Some(expires_at) = verified.expires_at {
-                expire_at(&mut req, expires_at);
+                expire_at(&layer.expiries, &mut req, expires_at);
             }
             Ok(req)
         })
@@ -165,10 +168,10 @@ where
 ///
 /// The timer lives in the request's disconnect callbacks: it ends when the socket disconnects, and
 /// when the callbacks are dropped because an outer layer refused the socket or it never connected.
-fn expire_at(req: &mut ConnectRequest, expires_at: SystemTime) {
+fn expire_at(expiries: &ExpiryTimers, req: &mut ConnectRequest, expires_at: SystemTime) {
     let socket = req.socket().clone();
     let delay = delay_until(expires_at, SystemTime::now());
-    let timer = ExpiryTimer::start(delay, move || {
+    let timer = expiries.start(delay, move || {
         if socket.connected() {
             tracing::info!(socket.id = %socket.id, ns = socket.ns(), "credential expired, disconnecting");
             let _ = socket.emit(
