@@ -1,5 +1,6 @@
 //! `BENCH_LAYERS=1`: what each middleware layer costs the server, alone, in CPU time per connect
-//! (connect layers) and per acked event (event layers), against the same app with no layer.
+//! (connect layers) and per acked event (event layers), against the same app with no layer; and
+//! what that app itself costs against bare socketioxide serving the same handlers.
 //!
 //! The server's CPU time is read from `/proc/<pid>/task/*/schedstat` around the measured work, so
 //! socket and scheduling latency on the load generator's side do not count; what differs between
@@ -26,9 +27,13 @@ struct Cost {
     per_event_us: f64,
 }
 
-/// Measures the app with layer `name` (`none`: no layer) in a fresh server process.
+/// Measures the app with layer `name` (`none`: no layer; `bare`: bare socketioxide) in a fresh
+/// server process.
 async fn measure(name: &str, auth: &str) -> Cost {
-    let server = Server::start_rust(&format!("layer-{name}"));
+    let server = match name {
+        "bare" => Server::start_rust("bare"),
+        _ => Server::start_rust(&format!("layer-{name}")),
+    };
     let auth = (name == "jwt-auth").then_some(auth);
     warm_up(&server, auth).await;
 
@@ -53,10 +58,10 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-/// Runs every layer and the app without layers `rounds` times, rotating the order, and prints
-/// one table of medians with each layer's cost over the app without layers.
+/// Runs every layer, the app without layers and bare socketioxide `rounds` times, rotating the
+/// order, and prints one table of medians with each one's cost over the app without layers.
 pub(crate) fn run(auth: &str, load: &tokio::runtime::Runtime, rounds: usize) {
-    let names: Vec<&str> = std::iter::once("none").chain(LAYERS).collect();
+    let names: Vec<&str> = ["none", "bare"].into_iter().chain(LAYERS).collect();
     let mut costs: Vec<Vec<Cost>> = vec![Vec::new(); names.len()];
     for round in 0..rounds {
         for i in 0..names.len() {

@@ -63,11 +63,11 @@ impl Table {
     fn insert(&mut self, info: ConnectionInfo) {
         let hash = self.hash(&info.ns, &info.id);
         let hasher = &self.hasher;
-        let same = |c: &ConnectionInfo| c.ns == info.ns && c.id == info.id;
-        match self
-            .entries
-            .entry(hash, |c| same(c), |c| hasher.hash_one((&c.ns, &c.id)))
-        {
+        match self.entries.entry(
+            hash,
+            |c| c.ns == info.ns && c.id == info.id,
+            |c| hasher.hash_one((&c.ns, &c.id)),
+        ) {
             Entry::Occupied(mut entry) => **entry.get_mut() = info,
             Entry::Vacant(entry) => {
                 entry.insert(Box::new(info));

@@ -101,7 +101,7 @@ impl NodeCluster {
     /// # fn run(cluster: iostack_redis_node::NodeCluster, io: iostack_core::Io) {
     /// cluster.socket_data(move |ns, id| {
     ///     let conn = io.connections().into_iter().find(|c| c.ns == ns && c.id == id);
-    ///     serde_json::json!({ "userId": conn.and_then(|c| c.identity).map(|i| i.id) })
+    ///     serde_json::json!({ "userId": conn.and_then(|c| c.identity).map(|i| i.id.clone()) })
     /// });
     /// # }
     /// ```
