@@ -56,17 +56,13 @@ struct Table {
 }
 
 impl Table {
-    fn hash(&self, ns: &str, id: &str) -> u64 {
-        self.hasher.hash_one((ns, id))
-    }
-
     fn insert(&mut self, info: ConnectionInfo) {
-        let hash = self.hash(&info.ns, &info.id);
         let hasher = &self.hasher;
+        let hash = key_hash(hasher, &info.ns, &info.id);
         match self.entries.entry(
             hash,
-            |c| c.ns == info.ns && c.id == info.id,
-            |c| hasher.hash_one((&c.ns, &c.id)),
+            |c| c.is(&info.ns, &info.id),
+            |c| key_hash(hasher, &c.ns, &c.id),
         ) {
             Entry::Occupied(mut entry) => **entry.get_mut() = info,
             Entry::Vacant(entry) => {
@@ -76,27 +72,34 @@ impl Table {
     }
 
     fn remove(&mut self, ns: &str, id: &str) -> Option<ConnectionInfo> {
-        let hash = self.hash(ns, id);
-        let entry = self
-            .entries
-            .find_entry(hash, |c| c.ns == ns && c.id == id)
-            .ok()?;
+        let hash = key_hash(&self.hasher, ns, id);
+        let entry = self.entries.find_entry(hash, |c| c.is(ns, id)).ok()?;
         let (removed, _) = entry.remove();
         let spare = self.entries.capacity() - self.entries.len();
         if spare > 64 && spare > 3 * self.entries.len() {
             // Give memory back once most clients have left.
             let hasher = &self.hasher;
             self.entries
-                .shrink_to_fit(|c| hasher.hash_one((&c.ns, &c.id)));
+                .shrink_to_fit(|c| key_hash(hasher, &c.ns, &c.id));
         }
         Some(*removed)
     }
 
     fn get(&self, ns: &str, id: &str) -> Option<&ConnectionInfo> {
-        let hash = self.hash(ns, id);
-        self.entries
-            .find(hash, |c| c.ns == ns && c.id == id)
-            .map(|c| &**c)
+        let hash = key_hash(&self.hasher, ns, id);
+        self.entries.find(hash, |c| c.is(ns, id)).map(|c| &**c)
+    }
+}
+
+/// The one hash of a `(namespace, id)` key: for lookups, and for the entries the table moves.
+fn key_hash(hasher: &RandomState, ns: &str, id: &str) -> u64 {
+    hasher.hash_one((ns, id))
+}
+
+impl ConnectionInfo {
+    /// Whether this is socket `id` of namespace `ns`.
+    fn is(&self, ns: &str, id: &str) -> bool {
+        self.ns == ns && self.id == id
     }
 }
 

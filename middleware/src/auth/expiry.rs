@@ -109,10 +109,9 @@ struct TimerTask {
 
 impl TimerTask {
     async fn run(mut self) {
-        let shared = self.timers.0.clone();
         loop {
             let (fired, next) = {
-                let mut state = shared.lock();
+                let mut state = self.timers.0.lock();
                 let later = state.due.split_off(&(Instant::now(), u64::MAX));
                 let fired = std::mem::replace(&mut state.due, later);
                 let next = state.due.keys().next().map(|(at, _)| *at);
@@ -129,7 +128,7 @@ impl TimerTask {
             let step = next.min(Instant::now().checked_add(MAX_STEP).unwrap_or(next));
             tokio::select! {
                 () = tokio::time::sleep_until(step) => {}
-                () = shared.changed.notified() => {}
+                () = self.timers.0.changed.notified() => {}
             }
         }
     }
