@@ -1,12 +1,19 @@
 //! `BENCH_LAYERS=1`: what each middleware layer costs the server, alone, in CPU time per connect
 //! (connect layers) and per acked event (event layers), against the same app with no layer; and
 //! what that app itself costs against bare socketioxide serving the same handlers.
+//! `BENCH_LAYERS=bare,rate-limit` measures only those (the app with no layer always runs: every
+//! cost is read against it). `BENCH_BASELINE=<path>` adds the app with no layer as served by
+//! another build of this bench (row `baseline`): build the commit to compare against, copy its
+//! `side_by_side` binary aside, and both commits are measured in one run.
 //!
 //! The server's CPU time is read from `/proc/<pid>/task/*/schedstat` around the measured work, so
 //! socket and scheduling latency on the load generator's side do not count; what differs between
-//! two apps is the layer.
+//! two apps is the layer. Every app runs at once, in its own fresh server process, and they take
+//! turns: one-second slices of acked echo, then slices of 500 connects, the order rotating each
+//! slice. This machine's speed drifts by several percent over minutes; a layer's cost is the
+//! median difference of slices taken seconds apart, so the drift weighs on both sides alike.
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 use crate::{
     scenarios::{connect, round_trips, warm_up},
@@ -14,42 +21,64 @@ use crate::{
     servers::LAYERS,
 };
 
-/// Connections opened (and measured) per server.
-const CONNECTS: usize = 5_000;
-/// Clients sending acked events, and for how long.
+/// Connections opened (and measured) per server and slice.
+const CONNECTS: usize = 500;
+/// Clients sending acked events to each server, and for how long per slice.
 const CLIENTS: usize = 100;
-const ECHO_TIME: Duration = Duration::from_secs(5);
+const ECHO_TIME: Duration = Duration::from_secs(1);
+/// Slices per round: the apps take turns this many times, so a slower minute of the machine
+/// weighs on all of them alike.
+const SLICES_PER_ROUND: usize = 5;
 
-/// CPU microseconds of one server per connect and per event.
-#[derive(Debug, Clone, Copy)]
-struct Cost {
-    per_connect_us: f64,
-    per_event_us: f64,
+/// One app under measurement: its server, fresh each round.
+struct Subject {
+    server: Server,
+    auth: Option<String>,
 }
 
-/// Measures the app with layer `name` (`none`: no layer; `bare`: bare socketioxide) in a fresh
-/// server process.
-async fn measure(name: &str, auth: &str) -> Cost {
-    let server = match name {
-        "bare" => Server::start_rust("bare"),
-        _ => Server::start_rust(&format!("layer-{name}")),
-    };
-    let auth = (name == "jwt-auth").then_some(auth);
-    warm_up(&server, auth).await;
+/// The CPU cost of one app in each slice, over every round.
+#[derive(Debug, Clone, Default)]
+struct Costs {
+    per_connect_us: Vec<f64>,
+    per_event_us: Vec<f64>,
+}
 
-    let before = server.cpu_ns();
-    let (clients, _) = connect(server.addr, 0..CONNECTS, auth).await;
-    let connects = server.cpu_ns() - before;
-    drop(clients);
+impl Subject {
+    /// Starts the app `name` (`none`: no layer; `bare`: bare socketioxide) as a fresh server.
+    async fn start(name: &str, auth: &str) -> Self {
+        let server = match name {
+            "bare" => Server::start_rust("bare"),
+            "baseline" => {
+                Server::start_rust_from(&baseline().expect("BENCH_BASELINE"), "layer-none")
+            }
+            _ => Server::start_rust(&format!("layer-{name}")),
+        };
+        let auth = (name == "jwt-auth").then(|| auth.to_owned());
+        warm_up(&server, auth.as_deref()).await;
+        Self { server, auth }
+    }
 
-    let (clients, _) = connect(server.addr, 0..CLIENTS, auth).await;
-    let before = server.cpu_ns();
-    let events = round_trips(clients, ECHO_TIME).await.len();
-    let echo = server.cpu_ns() - before;
-    let us = |ns: u64, n: usize| ns as f64 / 1e3 / n as f64;
-    Cost {
-        per_connect_us: us(connects, CONNECTS),
-        per_event_us: us(echo, events),
+    /// CPU microseconds the server spends on `work`, per unit of what it returns.
+    async fn cost<F: Future<Output = usize>>(&self, work: F) -> f64 {
+        settle(&self.server).await;
+        let before = self.server.cpu_ns();
+        let units = work.await;
+        (self.server.cpu_ns() - before) as f64 / 1e3 / units.max(1) as f64
+    }
+}
+
+/// Waits (up to 5 s) until the server's CPU time stops advancing: the work of earlier clients,
+/// such as their disconnects, is done before a measurement starts.
+async fn settle(server: &Server) {
+    let mut last = server.cpu_ns();
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = server.cpu_ns();
+        // Under 1 % of a core: idle but for timers.
+        if now - last < 500_000 {
+            return;
+        }
+        last = now;
     }
 }
 
@@ -58,42 +87,125 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-/// Runs every layer, the app without layers and bare socketioxide `rounds` times, rotating the
-/// order, and prints one table of medians with each one's cost over the app without layers.
-pub(crate) fn run(auth: &str, load: &tokio::runtime::Runtime, rounds: usize) {
-    let names: Vec<&str> = ["none", "bare"].into_iter().chain(LAYERS).collect();
-    let mut costs: Vec<Vec<Cost>> = vec![Vec::new(); names.len()];
-    for round in 0..rounds {
-        for i in 0..names.len() {
-            let at = (i + round) % names.len();
-            eprintln!("round {}/{rounds}: {}", round + 1, names[at]);
-            costs[at].push(load.block_on(measure(names[at], auth)));
+/// The median over slices of `cost - base`, each slice against the same slice of the base: the
+/// two were measured within seconds of each other.
+fn paired_median(cost: &[f64], base: &[f64]) -> f64 {
+    median(cost.iter().zip(base).map(|(c, b)| c - b).collect())
+}
+
+/// The bench binary of `BENCH_BASELINE`, whose app with no layer is measured as `baseline`.
+fn baseline() -> Option<PathBuf> {
+    let path = PathBuf::from(std::env::var_os("BENCH_BASELINE")?);
+    assert!(
+        path.is_file(),
+        "BENCH_BASELINE: {} is not a file (the side_by_side binary of another build)",
+        path.display()
+    );
+    Some(path)
+}
+
+/// The apps `selection` names (`1`: all of them), the app without layers first, then the
+/// baseline's when `BENCH_BASELINE` names one.
+fn selected(selection: &str) -> Vec<&'static str> {
+    let baseline = baseline().map(|_| "baseline");
+    let all = ["none"]
+        .into_iter()
+        .chain(baseline)
+        .chain(["bare"])
+        .chain(LAYERS);
+    if selection == "1" {
+        return all.collect();
+    }
+    let wanted: Vec<&str> = selection.split(',').map(str::trim).collect();
+    if let Some(unknown) = wanted
+        .iter()
+        .find(|w| !["none", "bare"].contains(w) && !LAYERS.contains(w))
+    {
+        panic!(
+            "BENCH_LAYERS: unknown app `{unknown}`; use 1 (all) or some of: none, bare, {}",
+            LAYERS.join(", ")
+        );
+    }
+    all.filter(|name| ["none", "baseline"].contains(name) || wanted.contains(name))
+        .collect()
+}
+
+/// Measures every app `selection` names (the layers, the app without layers and bare
+/// socketioxide) in `rounds` rounds, each with fresh servers of all of them, and prints one table
+/// of medians, with each app's cost over the app without layers as the median of their paired
+/// slices.
+pub(crate) fn run(selection: &str, auth: &str, load: &tokio::runtime::Runtime, rounds: usize) {
+    let names = selected(selection);
+    let rounds = rounds.max(1);
+    let mut costs = vec![Costs::default(); names.len()];
+    load.block_on(async {
+        for round in 0..rounds {
+            eprintln!("round {}/{rounds}", round + 1);
+            let mut subjects = Vec::new();
+            for name in &names {
+                subjects.push(Subject::start(name, auth).await);
+            }
+            measure_round(&subjects, &mut costs).await;
+        }
+    });
+    report(&names, &costs, rounds);
+}
+
+/// The apps take turns: [`SLICES_PER_ROUND`] slices of acked echo, then as many of connects,
+/// the order rotating each slice.
+async fn measure_round(subjects: &[Subject], costs: &mut [Costs]) {
+    let n = subjects.len();
+    let mut echo_clients = Vec::new();
+    for subject in subjects {
+        let (clients, _) = connect(subject.server.addr, 0..CLIENTS, subject.auth.as_deref()).await;
+        echo_clients.push(clients);
+    }
+    for slice in 0..SLICES_PER_ROUND {
+        for i in (0..n).map(|i| (i + slice) % n) {
+            let clients = &mut echo_clients[i];
+            let cost = subjects[i]
+                .cost(async { round_trips(clients, ECHO_TIME).await.len() })
+                .await;
+            costs[i].per_event_us.push(cost);
         }
     }
-    let medians: Vec<(f64, f64)> = costs
-        .into_iter()
-        .map(|c| {
-            (
-                median(c.iter().map(|c| c.per_connect_us).collect()),
-                median(c.iter().map(|c| c.per_event_us).collect()),
-            )
-        })
-        .collect();
-    let (base_connect, base_event) = medians[0];
+    drop(echo_clients);
+    for slice in 0..SLICES_PER_ROUND {
+        for i in (0..n).map(|i| (i + slice) % n) {
+            let subject = &subjects[i];
+            let cost = subject
+                .cost(async {
+                    let (clients, _) =
+                        connect(subject.server.addr, 0..CONNECTS, subject.auth.as_deref()).await;
+                    clients.len()
+                })
+                .await;
+            costs[i].per_connect_us.push(cost);
+        }
+    }
+}
+
+/// Prints the table of [`run`].
+fn report(names: &[&str], costs: &[Costs], rounds: usize) {
+    let base = &costs[0];
     println!(
-        "server CPU time, median of {rounds} rounds: {CONNECTS} connects, then {CLIENTS} clients \
-         sending acked events for {}s\n",
+        "server CPU time, median of {} slices per app ({rounds} rounds of fresh servers taking \
+         turns): {CONNECTS} connects per slice; {CLIENTS} clients sending acked events for {}s per \
+         slice\n",
+        SLICES_PER_ROUND * rounds,
         ECHO_TIME.as_secs()
     );
     println!(
         "| layer | µs per connect | µs per event | connect cost of the layer (µs) | event cost of the layer (µs) |"
     );
     println!("|---|---:|---:|---:|---:|");
-    for (name, (connect, event)) in names.iter().zip(medians) {
+    for (name, cost) in names.iter().zip(costs) {
         println!(
-            "| {name} | {connect:.1} | {event:.2} | {:+.1} | {:+.2} |",
-            connect - base_connect,
-            event - base_event
+            "| {name} | {:.1} | {:.2} | {:+.1} | {:+.2} |",
+            median(cost.per_connect_us.clone()),
+            median(cost.per_event_us.clone()),
+            paired_median(&cost.per_connect_us, &base.per_connect_us),
+            paired_median(&cost.per_event_us, &base.per_event_us),
         );
     }
 }

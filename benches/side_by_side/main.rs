@@ -9,7 +9,8 @@
 //! 2) sets how many times each variant runs; the order rotates every round and medians are reported.
 //! `BENCH_SCALE=19000` measures only idle connections, that many, opened from as many loopback
 //! addresses as they need (127.0.0.1, 127.0.0.2, ...). `BENCH_LAYERS=1` measures instead what each
-//! middleware layer alone costs the server in CPU time per connect and per event.
+//! middleware layer alone costs the server in CPU time per connect and per event
+//! (`BENCH_LAYERS=bare,rate-limit`: only those, against the app with no layer).
 //! The Rust servers run on jemalloc when the `jemalloc` feature is on (`scripts/bench.sh` turns it
 //! on; `BENCH_ALLOCATOR=system` keeps glibc's malloc).
 
@@ -103,8 +104,8 @@ fn main() {
     {
         return scale(count, &auth, &load);
     }
-    if std::env::var_os("BENCH_LAYERS").is_some() {
-        return layers::run(&auth, &load, rounds);
+    if let Ok(selection) = std::env::var("BENCH_LAYERS") {
+        return layers::run(&selection, &auth, &load, rounds);
     }
     let mut results = Results::default();
     for round in 0..rounds {

@@ -134,18 +134,18 @@ pub(crate) async fn echo(
     clients: usize,
     duration: Duration,
 ) -> (f64, f64) {
-    let (clients, _) = connect(addr, 0..clients, auth).await;
+    let (mut clients, _) = connect(addr, 0..clients, auth).await;
     let started = Instant::now();
-    let mut times = round_trips(clients, duration).await;
+    let mut times = round_trips(&mut clients, duration).await;
     let rate = times.len() as f64 / started.elapsed().as_secs_f64();
     (rate, p99_ms(&mut times))
 }
 
 /// Every client sends acked `echo` events one after the other for `duration`: each round trip's
 /// time.
-pub(crate) async fn round_trips(clients: Vec<RawClient>, duration: Duration) -> Vec<Duration> {
+pub(crate) async fn round_trips(clients: &mut [RawClient], duration: Duration) -> Vec<Duration> {
     let deadline = Instant::now() + duration;
-    let tasks = clients.into_iter().map(|mut client| async move {
+    let tasks = clients.iter_mut().map(|client| async move {
         let mut times = Vec::new();
         let mut id = 0;
         while Instant::now() < deadline {

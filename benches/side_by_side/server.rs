@@ -86,10 +86,13 @@ impl Server {
     /// Starts this binary as the Rust server `name` (a [`Variant`]'s, or `layer-<name>` for the
     /// app with one middleware layer).
     pub(crate) fn start_rust(name: &str) -> Self {
+        Self::start_rust_from(&std::env::current_exe().expect("own path"), name)
+    }
+
+    /// Starts the bench binary `exe` (this one, or another build of it) as the Rust server `name`.
+    pub(crate) fn start_rust_from(exe: &Path, name: &str) -> Self {
         let mut command = pinned_to(0);
-        command
-            .arg(std::env::current_exe().expect("own path"))
-            .env(SERVER_ENV, name);
+        command.arg(exe).env(SERVER_ENV, name);
         Self::spawn(command, name)
     }
 

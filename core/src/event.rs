@@ -72,36 +72,71 @@ impl EventRequest {
 
     /// The acknowledgement sender of this event (sending does nothing if the client asked for none).
     pub fn ack_sender(&self) -> AckSender {
-        let mut empty = Value::Str("".into(), None);
-        match AckSender::from_message_parts(&self.socket, &mut empty, &self.ack_id) {
-            Ok(ack) => ack,
-            Err(never) => match never {},
-        }
+        ack_sender(&self.socket, self.ack_id)
     }
 
     /// Tells the client that this event failed: an error ack `{"error": {"message"}}` if it asked for
     /// an ack, else an [`ERROR_EVENT`] `{"message"}`, the shape Socket.IO servers commonly use.
     pub fn reject(&self, message: &str) {
-        if self.wants_ack() {
-            let body = serde_json::json!({ "error": { "message": message } });
-            if let Err(e) = self.ack_sender().send(&body) {
-                tracing::debug!(socket.id = %self.socket.id, event = %self.event, "error ack not sent: {e}");
-            }
-        } else {
-            let body = serde_json::json!({ "message": message });
-            if let Err(e) = self.socket.emit(ERROR_EVENT, &body) {
-                tracing::debug!(socket.id = %self.socket.id, event = %self.event, "error event not sent: {e}");
-            }
-        }
+        reject(&self.socket, &self.event, self.ack_id, message);
     }
 
-    /// The parts needed to reject the event once the request itself has been handed on.
-    pub(crate) fn rejecter(&self) -> Self {
-        Self {
+    /// What is needed to reject the event once the request itself has been handed on.
+    pub(crate) fn rejecter(&self) -> Rejecter {
+        Rejecter {
             socket: self.socket.clone(),
             event: self.event.clone(),
-            data: Value::Str("".into(), None),
             ack_id: self.ack_id,
         }
+    }
+}
+
+/// The socket, name and ack id of an event handed on to its handler: enough to tell the client
+/// that the event failed.
+pub(crate) struct Rejecter {
+    socket: Arc<Socket<AnyAdapter>>,
+    event: String,
+    ack_id: Option<i64>,
+}
+
+impl Rejecter {
+    /// The socket that sent the event.
+    pub(crate) fn socket(&self) -> &Socket<AnyAdapter> {
+        &self.socket
+    }
+
+    /// The event name.
+    pub(crate) fn event(&self) -> &str {
+        &self.event
+    }
+
+    /// As [`EventRequest::reject`].
+    pub(crate) fn reject(&self, message: &str) {
+        reject(&self.socket, &self.event, self.ack_id, message);
+    }
+}
+
+/// Sends `message` as the failure of event `event` of `socket`: as an error ack when the client
+/// asked for ack `ack_id`, else as an [`ERROR_EVENT`].
+fn reject(socket: &Arc<Socket<AnyAdapter>>, event: &str, ack_id: Option<i64>, message: &str) {
+    if ack_id.is_some() {
+        let body = serde_json::json!({ "error": { "message": message } });
+        if let Err(e) = ack_sender(socket, ack_id).send(&body) {
+            tracing::debug!(socket.id = %socket.id, event, "error ack not sent: {e}");
+        }
+    } else {
+        let body = serde_json::json!({ "message": message });
+        if let Err(e) = socket.emit(ERROR_EVENT, &body) {
+            tracing::debug!(socket.id = %socket.id, event, "error event not sent: {e}");
+        }
+    }
+}
+
+/// The acknowledgement sender of ack `ack_id` of `socket` (sending does nothing without one).
+fn ack_sender(socket: &Arc<Socket<AnyAdapter>>, ack_id: Option<i64>) -> AckSender {
+    let mut empty = Value::Str("".into(), None);
+    match AckSender::from_message_parts(socket, &mut empty, &ack_id) {
+        Ok(ack) => ack,
+        Err(never) => match never {},
     }
 }

@@ -21,6 +21,14 @@ enum Job {
     Disconnect(SocketRef, DisconnectReason),
 }
 
+/// What a run does before it drains the queue.
+enum First {
+    /// Runs the connection hooks.
+    Connected(SocketRef),
+    /// Handles the job that found the worker parked.
+    Job(Job),
+}
+
 /// One socket's jobs, bounded in events and in payload bytes, and who drains them.
 pub(super) struct Queue<S, E> {
     state: Mutex<State<S, E>>,
@@ -71,7 +79,7 @@ where
         req: EventRequest,
         size: usize,
     ) -> Result<(), EventRequest> {
-        let mut state = self.lock();
+        let state = self.lock();
         if matches!(state.drain, Drain::Closed) {
             // The socket is gone: nothing would answer, and a kept job would keep the socket.
             return Ok(());
@@ -80,9 +88,7 @@ where
         if state.jobs.len() >= self.options.queue_capacity.max(1) || !fits_bytes {
             return Err(req);
         }
-        state.bytes += size;
-        state.jobs.push_back(Job::Event(req, size));
-        self.wake(state);
+        self.enqueue(state, Job::Event(req, size));
         Ok(())
     }
 
@@ -93,8 +99,7 @@ where
             Drain::Closed => {}
             Drain::NotConnected(_, disconnected) => *disconnected = Some(reason),
             Drain::Idle(_) | Drain::Running => {
-                state.jobs.push_back(Job::Disconnect(socket, reason));
-                self.wake(state);
+                self.enqueue(state, Job::Disconnect(socket, reason));
             }
         }
     }
@@ -111,57 +116,88 @@ where
                     .push_back(Job::Disconnect(socket.clone(), reason));
             }
             drop(state);
-            tokio::spawn(self.clone().run(worker, Some(socket)));
+            tokio::spawn(self.clone().run(worker, First::Connected(socket)));
         }
     }
 
-    /// Spawns a run when the worker is parked.
-    fn wake(self: &Arc<Self>, mut state: MutexGuard<'_, State<S, E>>) {
-        if matches!(state.drain, Drain::Idle(_))
-            && let Drain::Idle(worker) = std::mem::replace(&mut state.drain, Drain::Running)
-        {
-            drop(state);
-            tokio::spawn(self.clone().run(worker, None));
+    /// Hands `job` to a new run when the worker is parked (the queue is then empty: the job needs
+    /// no place in it), else queues it for the run under way or for the connection.
+    fn enqueue(self: &Arc<Self>, mut state: MutexGuard<'_, State<S, E>>, job: Job) {
+        match std::mem::replace(&mut state.drain, Drain::Running) {
+            Drain::Idle(worker) => {
+                drop(state);
+                tokio::spawn(self.clone().run(worker, First::Job(job)));
+            }
+            drain => {
+                state.drain = drain;
+                if let Job::Event(_, size) = &job {
+                    state.bytes += size;
+                }
+                state.jobs.push_back(job);
+            }
         }
     }
 
     /// Drains the queue in order, then parks the worker; ends the socket's session at its disconnect.
-    async fn run(self: Arc<Self>, mut worker: Worker<S, E>, connected: Option<SocketRef>) {
-        if let Some(socket) = connected {
-            worker.connected(socket).await;
-        }
+    async fn run(self: Arc<Self>, mut worker: Worker<S, E>, first: First) {
+        let mut next = match first {
+            First::Connected(socket) => {
+                // Boxed, as the disconnect below: once per socket, and out of the task that each
+                // event arriving at an idle socket spawns.
+                Box::pin(worker.connected(socket)).await;
+                None
+            }
+            First::Job(job) => Some(job),
+        };
         loop {
-            let job = {
-                let mut state = self.lock();
-                match state.jobs.pop_front() {
-                    Some(job) => {
-                        if let Job::Event(_, size) = &job {
-                            state.bytes -= size;
-                        }
-                        job
-                    }
-                    None => {
-                        // An idle socket keeps no buffer either.
-                        state.jobs = VecDeque::new();
-                        state.drain = Drain::Idle(worker);
-                        return;
-                    }
-                }
-            };
-            match job {
-                Job::Event(req, _) => worker.event(req).await,
-                Job::Disconnect(socket, reason) => {
-                    {
-                        let mut state = self.lock();
-                        state.drain = Drain::Closed;
-                        state.jobs = VecDeque::new();
-                        state.bytes = 0;
-                    }
-                    worker.disconnected(socket, reason).await;
+            // No binding but `req` lives on across the handler's await: the socket's task stays small.
+            let req = match next.take().or_else(|| self.pop()) {
+                Some(Job::Event(req, _)) => req,
+                Some(Job::Disconnect(socket, reason)) => {
+                    self.close();
+                    Box::pin(worker.disconnected(socket, reason)).await;
                     return;
                 }
-            }
+                None => match self.park(worker) {
+                    Ok(()) => return,
+                    Err(unparked) => {
+                        worker = unparked;
+                        continue;
+                    }
+                },
+            };
+            worker.event(req).await;
         }
+    }
+
+    /// The next queued job.
+    fn pop(&self) -> Option<Job> {
+        let mut state = self.lock();
+        let job = state.jobs.pop_front()?;
+        if let Job::Event(_, size) = &job {
+            state.bytes -= size;
+        }
+        Some(job)
+    }
+
+    /// Parks the worker if no job came since [`pop`](Self::pop) found none; else gives it back.
+    fn park(&self, worker: Worker<S, E>) -> Result<(), Worker<S, E>> {
+        let mut state = self.lock();
+        if !state.jobs.is_empty() {
+            return Err(worker);
+        }
+        // An idle socket keeps no buffer either.
+        state.jobs = VecDeque::new();
+        state.drain = Drain::Idle(worker);
+        Ok(())
+    }
+
+    /// Nothing runs after the disconnect: queued jobs are dropped.
+    fn close(&self) {
+        let mut state = self.lock();
+        state.drain = Drain::Closed;
+        state.jobs = VecDeque::new();
+        state.bytes = 0;
     }
 
     fn lock(&self) -> MutexGuard<'_, State<S, E>> {

@@ -3,13 +3,13 @@
 
 use std::{panic::AssertUnwindSafe, sync::Arc};
 
-use futures_util::FutureExt;
+use futures_util::{FutureExt, future::Either};
 use socketioxide::socket::DisconnectReason;
 use tower::{Service, ServiceExt};
 
 use super::EventStack;
 use crate::{
-    AppContext, BoxError, EventError, EventRequest, connect::DisconnectCallback,
+    AppContext, BoxError, EventError, EventRequest, connect::DisconnectCallback, event::Rejecter,
     extract::SocketRef, hooks::HookList,
 };
 
@@ -34,13 +34,15 @@ where
         }
     }
 
-    /// Handles one event: to its end when ordered, else in its own task.
-    pub(super) async fn event(&mut self, req: EventRequest) {
+    /// Handles one event: to its end when ordered, else in its own task. Not an `async fn`, which
+    /// would keep a second copy of the request in the socket's task for nothing.
+    pub(super) fn event(&mut self, req: EventRequest) -> impl Future<Output = ()> + Send + '_ {
         if self.ordered {
-            handle(&mut self.events, req).await;
+            Either::Left(handle(&mut self.events, req))
         } else {
             let mut events = self.events.clone();
             tokio::spawn(async move { handle(&mut events, req).await });
+            Either::Right(std::future::ready(()))
         }
     }
 
@@ -77,34 +79,48 @@ async fn survive(hook: &str, point: &str, run: impl Future<Output = ()>) {
     }
 }
 
-/// Runs one event through the stack; a refusal or failure reaches the client.
+/// Runs one event through the stack; a refusal or failure reaches the client. A panic fails this
+/// event only: the socket's worker goes on with the next one.
+///
+/// The request is handed to the stack before the first await that follows readiness, so the
+/// socket's task holds the stack's future and a [`Rejecter`], not the request as well.
 async fn handle<E>(events: &mut E, req: EventRequest)
 where
     E: Service<EventRequest, Response = ()>,
     E::Error: Into<BoxError>,
 {
+    let svc = match events.ready().await {
+        Ok(svc) => svc,
+        Err(e) => return report(&req.rejecter(), e.into()),
+    };
     let rejecter = req.rejecter();
-    let ready = events.ready().await.map_err(Into::into);
-    let result = match ready {
-        // A panicking handler fails its event only: the socket's worker goes on with the next one.
-        Ok(svc) => match AssertUnwindSafe(async move { svc.call(req).await })
-            .catch_unwind()
-            .await
-        {
+    // The stack's `call` runs the extractors before it returns its future: guard both.
+    let result = match std::panic::catch_unwind(AssertUnwindSafe(|| svc.call(req))) {
+        Ok(call) => match AssertUnwindSafe(call).catch_unwind().await {
             Ok(result) => result.map_err(Into::into),
-            Err(_) => Err(EventError::handler("Internal error").into()),
+            Err(_) => Err(panicked()),
         },
-        Err(e) => Err(e),
+        Err(_) => Err(panicked()),
     };
     if let Err(e) = result {
-        let socket = &rejecter.socket().id;
-        let event = rejecter.event();
-        match e.downcast_ref::<EventError>() {
-            Some(EventError::Handler(_)) => {
-                tracing::warn!(socket.id = %socket, event, "handler failed: {e}");
-            }
-            _ => tracing::debug!(socket.id = %socket, event, "event refused: {e}"),
-        }
-        rejecter.reject(&e.to_string());
+        report(&rejecter, e);
     }
+}
+
+/// What a client reads when a handler panicked.
+fn panicked() -> BoxError {
+    EventError::handler("Internal error").into()
+}
+
+/// Logs why an event failed and tells the client.
+fn report(rejecter: &Rejecter, e: BoxError) {
+    let socket = &rejecter.socket().id;
+    let event = rejecter.event();
+    match e.downcast_ref::<EventError>() {
+        Some(EventError::Handler(_)) => {
+            tracing::warn!(socket.id = %socket, event, "handler failed: {e}");
+        }
+        _ => tracing::debug!(socket.id = %socket, event, "event refused: {e}"),
+    }
+    rejecter.reject(&e.to_string());
 }
