@@ -1,10 +1,13 @@
 //! [`Router`]: the innermost service of every event stack, from event name to handler.
 
 use std::{
-    collections::HashMap,
     sync::Arc,
     task::{Context, Poll},
 };
+
+// foldhash rather than SipHash: one lookup per event, in a table fixed at build time that client
+// input cannot grow.
+use hashbrown::HashMap;
 
 use crate::{AppContext, BoxFuture, BoxedHandler, EventError, EventRequest};
 
