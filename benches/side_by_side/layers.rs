@@ -147,7 +147,11 @@ pub(crate) fn run(selection: &str, auth: &str, load: &tokio::runtime::Runtime, r
             measure_round(&subjects, &mut costs).await;
             for cost in &costs {
                 let last = |v: &[f64]| format!("{:.2?}", &v[v.len() - SLICES_PER_ROUND..]);
-                eprintln!("  {} {}", last(&cost.per_event_us), last(&cost.per_connect_us));
+                eprintln!(
+                    "  {} {}",
+                    last(&cost.per_event_us),
+                    last(&cost.per_connect_us)
+                );
             }
         }
     });

@@ -32,7 +32,8 @@ use server::{Server, Variant};
 static ALLOCATOR: iostack::Jemalloc = iostack::Jemalloc;
 
 const ECHO_CLIENTS: usize = 100;
-const ECHO_TIME: Duration = Duration::from_secs(5);
+const ECHO_SLICE: Duration = Duration::from_secs(1);
+const ECHO_SLICES: usize = 5;
 const BURST_CLIENTS: usize = 1_000;
 const BURST: u32 = 100;
 const OVERFLOWS: [u32; 2] = [1_000, 3_000];
@@ -43,10 +44,6 @@ fn run(variant: Variant, auth: &str, load: &tokio::runtime::Runtime, results: &m
     let idle = {
         let server = Server::start(variant);
         load.block_on(scenarios::idle(&server, auth))
-    };
-    let echo = {
-        let server = Server::start(variant);
-        load.block_on(scenarios::echo(server.addr, auth, ECHO_CLIENTS, ECHO_TIME))
     };
     let [burst, overflows @ ..] = [BURST, OVERFLOWS[0], OVERFLOWS[1]].map(|n| {
         let server = Server::start(variant);
@@ -59,7 +56,24 @@ fn run(variant: Variant, auth: &str, load: &tokio::runtime::Runtime, results: &m
             counts,
         ))
     });
-    results.add(variant, idle, echo, burst, overflows);
+    results.add(variant, idle, burst, overflows);
+}
+
+/// Acked echo of every variant at once, taking turns (see [`scenarios::echo`]).
+fn echo(auth: &str, load: &tokio::runtime::Runtime, results: &mut Results) {
+    let servers: Vec<_> = Variant::ALL
+        .iter()
+        .map(|v| (Server::start(*v), v.needs_auth().then_some(auth)))
+        .collect();
+    let echoes = load.block_on(scenarios::echo(
+        &servers,
+        ECHO_CLIENTS,
+        ECHO_SLICE,
+        ECHO_SLICES,
+    ));
+    for (variant, (rates, p99)) in Variant::ALL.into_iter().zip(echoes) {
+        results.add_echo(variant, &rates, p99);
+    }
 }
 
 /// Idle connections only, `count` of them per server: memory per connection at scale.
@@ -115,6 +129,11 @@ fn main() {
             eprintln!("round {}/{rounds}: {}", round + 1, variant.title());
             run(variant, &auth, &load, &mut results);
         }
+        eprintln!(
+            "round {}/{rounds}: acked echo, all variants taking turns",
+            round + 1
+        );
+        echo(&auth, &load, &mut results);
     }
     println!(
         "{cpus} CPUs, {}, Rust servers on {}; median of {rounds} rounds\n",

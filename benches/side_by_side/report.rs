@@ -4,7 +4,7 @@
 use std::{collections::BTreeMap, fmt::Write};
 
 use crate::{
-    BURST, BURST_CLIENTS, ECHO_CLIENTS, OVERFLOWS,
+    BURST, BURST_CLIENTS, ECHO_CLIENTS, ECHO_SLICE, ECHO_SLICES, OVERFLOWS,
     scenarios::{Burst, Idle, STEPS},
     server::Variant,
 };
@@ -37,16 +37,17 @@ const ROWS: [(&str, usize); 18] = [
     ("overflow 3000: lost and counted by the server %", 1),
 ];
 
+/// The rows [`Results::add_echo`] fills.
+const ECHO_ROWS: [&str; 2] = ["acked echo: round trips/s", "acked echo: p99 (ms)"];
+
 impl Results {
     pub(crate) fn add(
         &mut self,
         variant: Variant,
         idle: Idle,
-        (echo_rate, echo_p99): (f64, f64),
         burst: Burst,
         overflows: [Burst; 2],
     ) {
-        let v = variant as usize;
         let shares = |o: Burst| {
             let percent = |n: u64| 100.0 * n as f64 / o.sent as f64;
             [
@@ -65,16 +66,33 @@ impl Results {
             idle.first_rate,
             idle.step_rate,
             idle.step_p99_ms,
-            echo_rate,
-            echo_p99,
-            burst.per_second,
         ];
+        let labels = ROWS
+            .iter()
+            .map(|(label, _)| *label)
+            .filter(|l| !ECHO_ROWS.contains(l));
         let values = values
             .into_iter()
+            .chain([burst.per_second])
             .chain(overflows.into_iter().flat_map(shares));
-        for ((label, _), value) in ROWS.iter().zip(values) {
-            self.samples.entry((v, label)).or_default().push(value);
+        for (label, value) in labels.zip(values) {
+            self.push(variant, label, value);
         }
+    }
+
+    /// Adds one round of `variant`'s acked echo: each slice's round trips per second, and the p99.
+    pub(crate) fn add_echo(&mut self, variant: Variant, rates: &[f64], p99_ms: f64) {
+        for rate in rates {
+            self.push(variant, ECHO_ROWS[0], *rate);
+        }
+        self.push(variant, ECHO_ROWS[1], p99_ms);
+    }
+
+    fn push(&mut self, variant: Variant, label: &'static str, value: f64) {
+        self.samples
+            .entry((variant as usize, label))
+            .or_default()
+            .push(value);
     }
 
     fn median(&self, variant: Variant, label: &str) -> f64 {
@@ -122,7 +140,8 @@ impl Results {
             out,
             "\nidle connections opened 250 at a time up to {:?}; echo: {ECHO_CLIENTS} clients; \
              burst: {BURST} messages to {BURST_CLIENTS} clients; overflow: {OVERFLOWS:?} messages \
-             to {BURST_CLIENTS} clients",
+             to {BURST_CLIENTS} clients; echo: every variant at once, taking turns in \
+             {ECHO_SLICES} slices of {ECHO_SLICE:?} per round, median of the slices",
             STEPS
         );
         out

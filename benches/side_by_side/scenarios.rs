@@ -127,18 +127,40 @@ pub(crate) async fn connect(
     (clients, times)
 }
 
-/// Acked echo round trips of `clients` clients for `duration`: round trips per second and p99 in ms.
+/// Acked echo of every variant at once: each server, fresh, gets `clients` clients, and the
+/// variants take turns sending for one `slice` each, `slices` times, the order rotating each time
+/// (after one turn each that is not counted), so a slower minute of the machine weighs on all of
+/// them alike. Per variant: each slice's round trips per second, and the p99 of all its round
+/// trips in ms.
 pub(crate) async fn echo(
-    addr: SocketAddr,
-    auth: Option<&str>,
+    servers: &[(Server, Option<&str>)],
     clients: usize,
-    duration: Duration,
-) -> (f64, f64) {
-    let (mut clients, _) = connect(addr, 0..clients, auth).await;
-    let started = Instant::now();
-    let mut times = round_trips(&mut clients, duration).await;
-    let rate = times.len() as f64 / started.elapsed().as_secs_f64();
-    (rate, p99_ms(&mut times))
+    slice: Duration,
+    slices: usize,
+) -> Vec<(Vec<f64>, f64)> {
+    let mut all = Vec::new();
+    for (server, auth) in servers {
+        all.push(connect(server.addr, 0..clients, *auth).await.0);
+    }
+    for clients in &mut all {
+        round_trips(clients, slice).await;
+    }
+    let n = servers.len();
+    let mut rates = vec![Vec::new(); n];
+    let mut times = vec![Vec::new(); n];
+    for turn in 0..slices {
+        for i in (0..n).map(|i| (i + turn) % n) {
+            let started = Instant::now();
+            let slice_times = round_trips(&mut all[i], slice).await;
+            rates[i].push(slice_times.len() as f64 / started.elapsed().as_secs_f64());
+            times[i].extend(slice_times);
+        }
+    }
+    rates
+        .into_iter()
+        .zip(&mut times)
+        .map(|(rates, times)| (rates, p99_ms(times)))
+        .collect()
 }
 
 /// Every client sends acked `echo` events one after the other for `duration`: each round trip's

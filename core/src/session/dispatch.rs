@@ -108,7 +108,14 @@ mod tests {
 
     #[test]
     fn other_shapes_go_to_the_parser() {
-        for text in ["[ \"spaced\",1]", "[\"esc\\\"aped\"]", "[\"unterminated", "{}", "[1]", ""] {
+        for text in [
+            "[ \"spaced\",1]",
+            "[\"esc\\\"aped\"]",
+            "[\"unterminated",
+            "{}",
+            "[1]",
+            "",
+        ] {
             assert_eq!(plain_event_name(text), None, "{text}");
         }
         assert_eq!(plain_event_name("[\"\"]"), Some(""));
