@@ -1,6 +1,7 @@
 //! `BENCH_LAYERS=1`: what each middleware layer costs the server, alone, in CPU time per connect
 //! (connect layers) and per acked event (event layers), against the same app with no layer; and
-//! what that app itself costs against bare socketioxide serving the same handlers.
+//! what that app itself costs against bare socketioxide serving the same handlers, and the five
+//! layers together (row `five-layers`).
 //! `BENCH_LAYERS=bare,rate-limit` measures only those (the app with no layer always runs: every
 //! cost is read against it). `BENCH_BASELINE=<path>` adds the app with no layer as served by
 //! another build of this bench (row `baseline`): build the commit to compare against, copy its
@@ -27,6 +28,8 @@ const CONNECTS: usize = 500;
 /// Clients sending acked events to each server, and for how long per slice.
 const CLIENTS: usize = 100;
 const ECHO_TIME: Duration = Duration::from_secs(1);
+/// The app with all five layers, as the side-by-side run's `iostack (5 layers)`.
+const FIVE_LAYERS: &str = "five-layers";
 /// Slices per round: the apps take turns this many times, so a slower minute of the machine
 /// weighs on all of them alike.
 const SLICES_PER_ROUND: usize = 5;
@@ -49,12 +52,15 @@ impl Subject {
     async fn start(name: &str, auth: &str) -> Self {
         let server = match name {
             "bare" => Server::start_rust("bare"),
+            FIVE_LAYERS => Server::start_rust("iostack-five-layers"),
             "baseline" => {
                 Server::start_rust_from(&baseline().expect("BENCH_BASELINE"), "layer-none")
             }
             _ => Server::start_rust(&format!("layer-{name}")),
         };
-        let auth = (name == "jwt-auth").then(|| auth.to_owned());
+        let auth = ["jwt-auth", FIVE_LAYERS]
+            .contains(&name)
+            .then(|| auth.to_owned());
         warm_up(&server, auth.as_deref()).await;
         Self { server, auth }
     }
@@ -111,17 +117,17 @@ fn selected(selection: &str) -> Vec<&'static str> {
         .into_iter()
         .chain(baseline)
         .chain(["bare"])
-        .chain(LAYERS);
+        .chain(LAYERS)
+        .chain([FIVE_LAYERS]);
     if selection == "1" {
         return all.collect();
     }
     let wanted: Vec<&str> = selection.split(',').map(str::trim).collect();
-    if let Some(unknown) = wanted
-        .iter()
-        .find(|w| !["none", "bare"].contains(w) && !LAYERS.contains(w))
-    {
+    let known = |w: &&str| ["none", "bare", FIVE_LAYERS].contains(w) || LAYERS.contains(w);
+    if let Some(unknown) = wanted.iter().find(|w| !known(w)) {
         panic!(
-            "BENCH_LAYERS: unknown app `{unknown}`; use 1 (all) or some of: none, bare, {}",
+            "BENCH_LAYERS: unknown app `{unknown}`; use 1 (all) or some of: none, bare, {}, \
+             {FIVE_LAYERS}",
             LAYERS.join(", ")
         );
     }
