@@ -82,7 +82,7 @@ async fn survive(hook: &str, point: &str, run: impl Future<Output = ()>) {
 /// Runs one event through the stack; a refusal or failure reaches the client. A panic fails this
 /// event only: the socket's worker goes on with the next one.
 ///
-/// The request is handed to the stack before the first await that follows readiness, so the
+/// The request goes to the stack as soon as the stack is ready: across the handler's await, the
 /// socket's task holds the stack's future and a [`Rejecter`], not the request as well.
 async fn handle<E>(events: &mut E, req: EventRequest)
 where
