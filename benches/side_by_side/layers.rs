@@ -18,7 +18,7 @@
 use std::{path::PathBuf, time::Duration};
 
 use crate::{
-    scenarios::{connect, round_trips, warm_up},
+    scenarios::{connect, in_turn, round_trips, warm_up},
     server::Server,
     servers::LAYERS,
 };
@@ -113,25 +113,25 @@ fn baseline() -> Option<PathBuf> {
 /// baseline's when `BENCH_BASELINE` names one.
 fn selected(selection: &str) -> Vec<&'static str> {
     let baseline = baseline().map(|_| "baseline");
-    let all = ["none"]
+    let all: Vec<&str> = ["none"]
         .into_iter()
         .chain(baseline)
         .chain(["bare"])
         .chain(LAYERS)
-        .chain([FIVE_LAYERS]);
+        .chain([FIVE_LAYERS])
+        .collect();
     if selection == "1" {
-        return all.collect();
+        return all;
     }
     let wanted: Vec<&str> = selection.split(',').map(str::trim).collect();
-    let known = |w: &&str| ["none", "bare", FIVE_LAYERS].contains(w) || LAYERS.contains(w);
-    if let Some(unknown) = wanted.iter().find(|w| !known(w)) {
+    if let Some(unknown) = wanted.iter().find(|w| !all.contains(w)) {
         panic!(
-            "BENCH_LAYERS: unknown app `{unknown}`; use 1 (all) or some of: none, bare, {}, \
-             {FIVE_LAYERS}",
-            LAYERS.join(", ")
+            "BENCH_LAYERS: unknown app `{unknown}`; use 1 (all) or some of: {}",
+            all.join(", ")
         );
     }
-    all.filter(|name| ["none", "baseline"].contains(name) || wanted.contains(name))
+    all.into_iter()
+        .filter(|name| ["none", "baseline"].contains(name) || wanted.contains(name))
         .collect()
 }
 
@@ -174,7 +174,7 @@ async fn measure_round(subjects: &[Subject], costs: &mut [Costs]) {
         echo_clients.push(clients);
     }
     for slice in 0..SLICES_PER_ROUND {
-        for i in (0..n).map(|i| (i + slice) % n) {
+        for i in in_turn(n, slice) {
             let clients = &mut echo_clients[i];
             let cost = subjects[i]
                 .cost(async { round_trips(clients, ECHO_TIME).await.len() })
@@ -184,7 +184,7 @@ async fn measure_round(subjects: &[Subject], costs: &mut [Costs]) {
     }
     drop(echo_clients);
     for slice in 0..SLICES_PER_ROUND {
-        for i in (0..n).map(|i| (i + slice) % n) {
+        for i in in_turn(n, slice) {
             let subject = &subjects[i];
             let cost = subject
                 .cost(async {

@@ -138,10 +138,10 @@ impl Results {
         }
         let _ = writeln!(
             out,
-            "\nidle connections opened 250 at a time up to {:?}; echo: {ECHO_CLIENTS} clients; \
-             burst: {BURST} messages to {BURST_CLIENTS} clients; overflow: {OVERFLOWS:?} messages \
-             to {BURST_CLIENTS} clients; echo: every variant at once, taking turns in \
-             {ECHO_SLICES} slices of {ECHO_SLICE:?} per round, median of the slices",
+            "\nidle connections opened 250 at a time up to {:?}; echo: {ECHO_CLIENTS} clients per \
+             variant, every variant at once, taking turns in {ECHO_SLICES} slices of \
+             {ECHO_SLICE:?} per round, median of the slices; burst: {BURST} messages to \
+             {BURST_CLIENTS} clients; overflow: {OVERFLOWS:?} messages to {BURST_CLIENTS} clients",
             STEPS
         );
         out

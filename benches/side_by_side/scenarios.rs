@@ -149,7 +149,7 @@ pub(crate) async fn echo(
     let mut rates = vec![Vec::new(); n];
     let mut times = vec![Vec::new(); n];
     for turn in 0..slices {
-        for i in (0..n).map(|i| (i + turn) % n) {
+        for i in in_turn(n, turn) {
             let started = Instant::now();
             let slice_times = round_trips(&mut all[i], slice).await;
             rates[i].push(slice_times.len() as f64 / started.elapsed().as_secs_f64());
@@ -161,6 +161,12 @@ pub(crate) async fn echo(
         .zip(&mut times)
         .map(|(rates, times)| (rates, p99_ms(times)))
         .collect()
+}
+
+/// The order in which `n` servers take turn `turn`: rotated by one each turn, so none always goes
+/// first.
+pub(crate) fn in_turn(n: usize, turn: usize) -> impl Iterator<Item = usize> {
+    (0..n).map(move |i| (i + turn) % n)
 }
 
 /// Every client sends acked `echo` events one after the other for `duration`: each round trip's
