@@ -1,13 +1,14 @@
 //! Hostile HTTP clients against the server's limits: silent and slow connections are closed, the
-//! connection cap holds, oversized websocket messages and stalled polling bodies are refused, and
-//! a healthy client is served throughout.
+//! connection cap holds (websockets included), oversized websocket messages and stalled polling
+//! bodies are refused, a client that stops reading is closed, and a healthy client is served
+//! throughout.
 
 use std::{net::SocketAddr, time::Duration};
 
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use iostack::{
-    App, ServerLimits,
-    extract::{AckSender, Data},
+    App, Hooks, ServerLimits,
+    extract::{AckSender, Data, DisconnectReason, SocketRef},
 };
 use iostack_testing::{RawClient, TestServer};
 use tokio::{
@@ -24,16 +25,15 @@ async fn server(limits: ServerLimits, max_payload: usize) -> TestServer {
     let app = App::builder(())
         .server_limits(limits)
         .max_payload(max_payload)
-        .on(
-            "echo",
-            async |Data(v): Data<serde_json::Value>, ack: AckSender| {
-                let _ = ack.send(&v);
-            },
-        )
+        .on("echo", echo)
         .build()
         .await
         .unwrap();
     TestServer::start(app).await.unwrap()
+}
+
+async fn echo(Data(v): Data<serde_json::Value>, ack: AckSender) {
+    let _ = ack.send(&v);
 }
 
 /// Reads until the server closes the connection; returns what it sent.
@@ -135,6 +135,99 @@ async fn connections_past_the_cap_wait_until_one_closes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgraded_websockets_count_against_the_cap() {
+    let limits = ServerLimits::new().max_connections(2);
+    let server = server(limits, 100_000).await;
+    let addr = server.addr();
+
+    // Two connected socket.io clients: their connections left HTTP for websocket.
+    let first = timeout(BOUND, RawClient::connect(addr, None))
+        .await
+        .unwrap();
+    let _second = timeout(BOUND, RawClient::connect(addr, None))
+        .await
+        .unwrap();
+    let handshake = tokio::spawn(async move {
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(
+            b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        until_closed(&mut tcp).await
+    });
+    // As above: "not served" cannot be awaited, so the third connection gets half a second.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!handshake.is_finished(), "served past the cap");
+    drop(first);
+    let answer = timeout(BOUND, handshake).await.unwrap().unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_closed_at_the_send_timeout() {
+    let (tx, mut disconnected) = tokio::sync::mpsc::unbounded_channel();
+    struct Notify(tokio::sync::mpsc::UnboundedSender<DisconnectReason>);
+    #[async_trait::async_trait]
+    impl Hooks<()> for Notify {
+        async fn on_disconnect(&self, _: &SocketRef, reason: DisconnectReason) {
+            let _ = self.0.send(reason);
+        }
+    }
+    let app = App::builder(())
+        .server_limits(ServerLimits::new().send_timeout(Duration::from_millis(300)))
+        .on("flood", async |socket: SocketRef| {
+            // 20 MB: more than the kernel buffers on both ends of a loopback connection hold.
+            let big = "x".repeat(100_000);
+            for _ in 0..200 {
+                let _ = socket.emit("big", &big);
+            }
+        })
+        .on("echo", echo)
+        .hooks(Notify(tx))
+        .build()
+        .await
+        .unwrap();
+    let server = TestServer::start(app).await.unwrap();
+    let addr = server.addr();
+
+    // A client that asks for the flood and then never reads, with a small receive window.
+    let tcp = tokio::net::TcpSocket::new_v4().unwrap();
+    tcp.set_recv_buffer_size(4096).unwrap();
+    let tcp = tcp.connect(addr).await.unwrap();
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+    let (mut ws, _) = timeout(BOUND, tokio_tungstenite::client_async(url, tcp))
+        .await
+        .unwrap()
+        .unwrap();
+    let open = timeout(BOUND, ws.next()).await.unwrap().unwrap().unwrap();
+    assert!(open.to_text().unwrap().starts_with('0'), "{open:?}");
+    ws.send(Message::text("40")).await.unwrap();
+    let connected = timeout(BOUND, ws.next()).await.unwrap().unwrap().unwrap();
+    assert!(
+        connected.to_text().unwrap().starts_with("40"),
+        "{connected:?}"
+    );
+    ws.send(Message::text(r#"42["flood"]"#)).await.unwrap();
+
+    // The heartbeat would take 45 s to notice; the send timeout closes it well within the bound.
+    let reason = timeout(BOUND, disconnected.recv())
+        .await
+        .expect("the server closes the stalled connection")
+        .unwrap();
+    assert!(
+        matches!(
+            reason,
+            DisconnectReason::TransportError | DisconnectReason::TransportClose
+        ),
+        "{reason:?}"
+    );
+    healthy_echo(addr).await;
+    drop(ws);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_websocket_messages_close_only_that_connection() {
     let server = server(ServerLimits::new(), 1000).await;
     let addr = server.addr();
@@ -144,7 +237,6 @@ async fn oversized_websocket_messages_close_only_that_connection() {
     let big = format!("42[\"echo\",\"{}\"]", "x".repeat(5000));
     let _ = ws.send(Message::text(big)).await;
     let closed = timeout(BOUND, async {
-        use futures_util::StreamExt;
         loop {
             match ws.next().await {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,

@@ -6,13 +6,13 @@ use axum::extract::ConnectInfo;
 use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::{
-    net::{TcpListener, TcpStream},
+    net::TcpListener,
     sync::{OwnedSemaphorePermit, Semaphore, watch},
 };
 use tower::ServiceExt;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
-use super::ServerLimits;
+use super::{ServerLimits, held::Held};
 
 /// How long open connections get to finish their requests once accepting stopped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -25,13 +25,22 @@ pub(super) async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let router = router.layer(RequestBodyTimeoutLayer::new(limits.body_timeout));
+    // Every open connection holds a slot, HTTP or upgraded to a websocket; those still speaking
+    // HTTP also hold a turn, which the shutdown waits for (bounded).
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let turns = Arc::new(Semaphore::new(limits.max_connections));
     loop {
         let slot = tokio::select! {
             biased;
             () = stopped(&mut stop) => break,
             slot = slots.clone().acquire_owned() => slot.map_err(io::Error::other)?,
         };
+        // Never waits: there are as many turns as slots.
+        let turn = turns
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(io::Error::other)?;
         let (tcp, peer) = tokio::select! {
             biased;
             () = stopped(&mut stop) => break,
@@ -46,17 +55,17 @@ pub(super) async fn run(
             },
         };
         tokio::spawn(serve_connection(
-            tcp,
             peer,
             router.clone(),
             limits.clone(),
             stop.clone(),
-            slot,
+            Held::new(tcp, slot, limits.send_timeout),
+            turn,
         ));
     }
     drop(listener);
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
-    if tokio::time::timeout(CLOSE_GRACE, slots.acquire_many(all))
+    if tokio::time::timeout(CLOSE_GRACE, turns.acquire_many(all))
         .await
         .is_err()
     {
@@ -65,14 +74,15 @@ pub(super) async fn run(
     Ok(())
 }
 
-/// Serves one TCP connection; the slot is given back when it closes.
+/// Serves HTTP on one TCP connection; the turn is given back when HTTP ends, and the connection's
+/// slot when the connection closes (after HTTP, or after the websocket it was upgraded to).
 async fn serve_connection(
-    tcp: TcpStream,
     peer: SocketAddr,
     router: axum::Router,
     limits: ServerLimits,
     mut stop: watch::Receiver<bool>,
-    _slot: OwnedSemaphorePermit,
+    tcp: Held,
+    _turn: OwnedSemaphorePermit,
 ) {
     if limits.tcp_nodelay
         && let Err(e) = tcp.set_nodelay(true)

@@ -24,6 +24,7 @@ pub struct ServerLimits {
     pub(crate) header_timeout: Duration,
     pub(crate) body_timeout: Duration,
     pub(crate) max_connections: usize,
+    pub(crate) send_timeout: Duration,
     pub(crate) tcp_nodelay: bool,
 }
 
@@ -33,6 +34,7 @@ impl Default for ServerLimits {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
             max_connections: default_max_connections(),
+            send_timeout: Duration::from_secs(30),
             tcp_nodelay: true,
         }
     }
@@ -40,8 +42,9 @@ impl Default for ServerLimits {
 
 impl ServerLimits {
     /// The defaults: 10 s for request headers (from the moment the connection opens, and between
-    /// keep-alive requests), 10 s for a request body, connections capped below the open-file limit
-    /// (10,000 where it cannot be read), `TCP_NODELAY` on.
+    /// keep-alive requests), 10 s for a request body, 30 s for a client to read what it is sent,
+    /// connections capped below the open-file limit (10,000 where it cannot be read),
+    /// `TCP_NODELAY` on.
     pub fn new() -> Self {
         Self::default()
     }
@@ -59,10 +62,25 @@ impl ServerLimits {
         self
     }
 
-    /// How many TCP connections may be open at once (at least 1); further ones wait in the
-    /// listen backlog until one closes.
+    /// How many TCP connections may be open at once (at least 1), HTTP and websocket alike: a
+    /// connection upgraded to a websocket keeps its place until the websocket closes. Further
+    /// connections wait in the listen backlog until one closes.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = max.max(1);
+        self
+    }
+
+    /// How long a write to a client may wait without the client reading anything; then the
+    /// connection is closed (its socket.io session ends as a transport error) and the close is
+    /// logged with the peer address.
+    ///
+    /// A client that stops reading, whether gone without a word or hostile, otherwise keeps its
+    /// outgoing messages (up to `max_buffer_size` of them) and its kernel buffers until the
+    /// heartbeat notices, and a client that answers pings without reading keeps them forever. The
+    /// timer runs only while a write waits: a slow client that reads a little at a time is not
+    /// affected.
+    pub fn send_timeout(mut self, timeout: Duration) -> Self {
+        self.send_timeout = timeout;
         self
     }
 

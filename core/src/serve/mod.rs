@@ -3,6 +3,7 @@
 
 mod accept;
 mod head;
+mod held;
 mod limits;
 
 use std::{future::Future, io, net::SocketAddr};
