@@ -7,13 +7,14 @@ use std::{net::SocketAddr, time::Duration};
 
 use futures_util::{SinkExt, StreamExt};
 use iostack::{
-    App, Hooks, ServerLimits,
+    App, Hooks, Io, ServerLimits, ShutdownOptions,
     extract::{AckSender, Data, DisconnectReason, SocketRef},
 };
 use iostack_testing::{RawClient, TestServer};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
+    sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel},
     time::timeout,
 };
 use tokio_tungstenite::tungstenite::Message;
@@ -165,66 +166,158 @@ async fn upgraded_websockets_count_against_the_cap() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_that_stops_reading_is_closed_at_the_send_timeout() {
-    let (tx, mut disconnected) = tokio::sync::mpsc::unbounded_channel();
-    struct Notify(tokio::sync::mpsc::UnboundedSender<DisconnectReason>);
-    #[async_trait::async_trait]
-    impl Hooks<()> for Notify {
-        async fn on_disconnect(&self, _: &SocketRef, reason: DisconnectReason) {
-            let _ = self.0.send(reason);
-        }
+/// What the flooding app below saw, in order.
+#[derive(Debug)]
+enum Seen {
+    Flooded { refused: usize },
+    Disconnected(DisconnectReason),
+    Stopped,
+}
+
+struct Record(UnboundedSender<Seen>);
+
+#[async_trait::async_trait]
+impl Hooks<()> for Record {
+    async fn on_disconnect(&self, _: &SocketRef, reason: DisconnectReason) {
+        let _ = self.0.send(Seen::Disconnected(reason));
     }
-    let app = App::builder(())
-        .server_limits(ServerLimits::new().send_timeout(Duration::from_millis(300)))
-        .on("flood", async |socket: SocketRef| {
-            // 20 MB: more than the kernel buffers on both ends of a loopback connection hold.
-            let big = "x".repeat(100_000);
-            for _ in 0..200 {
-                let _ = socket.emit("big", &big);
+    async fn on_stopped(&self, _: &Io) {
+        let _ = self.0.send(Seen::Stopped);
+    }
+}
+
+/// An app whose `flood` event sends the socket 10 kB messages until its connection stalls: rounds
+/// of 100, a short pause between rounds, until a whole round is refused. The socket's buffer is
+/// then full and its writer waits on a client that reads nothing.
+async fn flooding_app(limits: ServerLimits, seen: UnboundedSender<Seen>) -> App<()> {
+    let flooded = seen.clone();
+    App::builder(())
+        .server_limits(limits)
+        .shutdown(ShutdownOptions::new().drain(Duration::from_millis(100)))
+        .on("flood", async move |socket: SocketRef| {
+            let message = "x".repeat(10_000);
+            let mut refused = 0;
+            for _ in 0..1000 {
+                let accepted = (0..100)
+                    .filter(|_| socket.emit("big", &message).is_ok())
+                    .count();
+                refused += 100 - accepted;
+                if accepted == 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
+            let _ = flooded.send(Seen::Flooded { refused });
         })
         .on("echo", echo)
-        .hooks(Notify(tx))
+        .hooks(Record(seen))
         .build()
         .await
-        .unwrap();
-    let server = TestServer::start(app).await.unwrap();
-    let addr = server.addr();
+        .unwrap()
+}
 
-    // A client that asks for the flood and then never reads, with a small receive window.
+/// A socket.io client with a small receive window that asks for the flood and then never reads.
+async fn stalled_client(addr: SocketAddr) -> RawClient {
     let tcp = tokio::net::TcpSocket::new_v4().unwrap();
     tcp.set_recv_buffer_size(4096).unwrap();
-    let tcp = tcp.connect(addr).await.unwrap();
-    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-    let (mut ws, _) = timeout(BOUND, tokio_tungstenite::client_async(url, tcp))
+    let tcp = timeout(BOUND, tcp.connect(addr)).await.unwrap().unwrap();
+    let mut client = timeout(BOUND, RawClient::open(tcp, addr, None))
         .await
-        .unwrap()
         .unwrap();
-    let open = timeout(BOUND, ws.next()).await.unwrap().unwrap().unwrap();
-    assert!(open.to_text().unwrap().starts_with('0'), "{open:?}");
-    ws.send(Message::text("40")).await.unwrap();
-    let connected = timeout(BOUND, ws.next()).await.unwrap().unwrap().unwrap();
-    assert!(
-        connected.to_text().unwrap().starts_with("40"),
-        "{connected:?}"
-    );
-    ws.send(Message::text(r#"42["flood"]"#)).await.unwrap();
+    client.send(r#"42["flood"]"#.into()).await;
+    client
+}
 
-    // The heartbeat would take 45 s to notice; the send timeout closes it well within the bound.
-    let reason = timeout(BOUND, disconnected.recv())
+async fn next_seen(seen: &mut UnboundedReceiver<Seen>) -> Seen {
+    timeout(BOUND, seen.recv())
         .await
-        .expect("the server closes the stalled connection")
+        .expect("the app reports within the bound")
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_closed_at_the_send_timeout() {
+    let (tx, mut seen) = unbounded_channel();
+    let limits = ServerLimits::new().send_timeout(Duration::from_millis(300));
+    let server = TestServer::start(flooding_app(limits, tx).await)
+        .await
         .unwrap();
+    let _client = stalled_client(server.addr()).await;
+
+    let flooded = next_seen(&mut seen).await;
+    assert!(
+        matches!(flooded, Seen::Flooded { refused } if refused > 0),
+        "{flooded:?}"
+    );
+    // The heartbeat would take 45 s to notice; the send timeout closes it well within the bound.
+    let closed = next_seen(&mut seen).await;
     assert!(
         matches!(
-            reason,
-            DisconnectReason::TransportError | DisconnectReason::TransportClose
+            closed,
+            Seen::Disconnected(DisconnectReason::TransportError | DisconnectReason::TransportClose)
         ),
-        "{reason:?}"
+        "{closed:?}"
     );
-    healthy_echo(addr).await;
-    drop(ws);
+    healthy_echo(server.addr()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_completes_while_a_client_stops_reading() {
+    let (tx, mut seen) = unbounded_channel();
+    let limits = ServerLimits::new().send_timeout(Duration::from_secs(1));
+    let server = TestServer::start(flooding_app(limits, tx).await)
+        .await
+        .unwrap();
+    let _client = stalled_client(server.addr()).await;
+    let flooded = next_seen(&mut seen).await;
+    assert!(
+        matches!(flooded, Seen::Flooded { refused } if refused > 0),
+        "{flooded:?}"
+    );
+
+    // The socket's buffer is full, so its disconnect packet is refused; its writer is stuck on
+    // the stalled connection until the send timeout ends it.
+    server.stop().await.expect("serve returns");
+    let closed = next_seen(&mut seen).await;
+    assert!(matches!(closed, Seen::Disconnected(_)), "{closed:?}");
+    let stopped = next_seen(&mut seen).await;
+    assert!(
+        matches!(stopped, Seen::Stopped),
+        "disconnect bookkeeping before on_stopped: {stopped:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_bounded_when_the_send_timeout_is_far() {
+    let (tx, mut seen) = unbounded_channel();
+    let limits = ServerLimits::new().send_timeout(Duration::from_secs(600));
+    let app = flooding_app(limits, tx).await;
+    let listener = iostack::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(app.serve_with_shutdown(listener, async move {
+        let _ = stopped.await;
+    }));
+    let _client = stalled_client(addr).await;
+    let flooded = next_seen(&mut seen).await;
+    assert!(
+        matches!(flooded, Seen::Flooded { refused } if refused > 0),
+        "{flooded:?}"
+    );
+
+    // Closing the stalled socket's transport waits for its writer, which waits for the send
+    // timeout; the shutdown gives up on it after its bound (5 s) and returns.
+    stop.send(()).unwrap();
+    timeout(Duration::from_secs(30), serving)
+        .await
+        .expect("serve returns within the shutdown's bounds")
+        .unwrap()
+        .unwrap();
+    loop {
+        if matches!(next_seen(&mut seen).await, Seen::Stopped) {
+            break;
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

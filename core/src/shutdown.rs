@@ -61,9 +61,17 @@ where
     /// disconnects every socket (running the disconnect bookkeeping and hooks), runs the
     /// `on_stopped` hooks (flushing logs, freeing seats), then closes.
     ///
+    /// Each step after the drain waits at most the drain time or 5 s, whichever is longer. A
+    /// socket whose outgoing buffer is full cannot take its disconnect packet; its transport is
+    /// closed in the last step, and the connection of a client that stopped reading is closed at
+    /// the send timeout ([`ServerLimits::send_timeout`](crate::ServerLimits::send_timeout)).
+    ///
     /// Safe to call when the adapter's store is already gone: remote failures are logged.
     pub async fn shutdown(&self) {
         let options = self.shutdown_options();
+        // How long each step after the drain may take: disconnect bookkeeping, the `on_stopped`
+        // hooks, closing the transports.
+        let bound = options.drain.max(Duration::from_secs(5));
         let notice = serde_json::json!({
             "message": options.message,
             "reconnectIn": options.reconnect_in.as_millis() as u64,
@@ -86,21 +94,27 @@ where
         }
         // Disconnect bookkeeping (hooks, connection-log records) runs in each socket's own task:
         // wait for it, bounded, so that the `on_stopped` hooks below see every record.
-        self.wait_for_no_connections(options.drain.max(Duration::from_secs(5)))
-            .await;
+        self.wait_for_no_connections(bound).await;
         tracing::info!("[io] Closed {closed} connections");
         let stopped = async {
             for hook in self.hooks().iter() {
                 hook.on_stopped(self.io()).await;
             }
         };
-        if tokio::time::timeout(options.drain.max(Duration::from_secs(5)), stopped)
+        if tokio::time::timeout(bound, stopped).await.is_err() {
+            tracing::warn!("on_stopped hooks did not finish within the drain time");
+        }
+        // Closing waits for each transport's writer, and the writer to a client that stopped
+        // reading waits until the send timeout (`ServerLimits::send_timeout`) ends it.
+        if tokio::time::timeout(bound, self.io().socketio().close())
             .await
             .is_err()
         {
-            tracing::warn!("on_stopped hooks did not finish within the drain time");
+            tracing::warn!(
+                "some connections were still closing after the drain time; \
+                 their clients stopped reading and the send timeout will close them"
+            );
         }
-        self.io().socketio().close().await;
         self.stop_background_tasks();
         tracing::info!("shutdown complete");
     }

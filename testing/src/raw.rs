@@ -44,7 +44,9 @@ impl RawClient {
         Self::open(tcp, addr, auth).await
     }
 
-    async fn open(tcp: TcpStream, addr: SocketAddr, auth: Option<&str>) -> Self {
+    /// Connects like [`RawClient::connect`] over `tcp`, a connection to `addr` the caller set up
+    /// (e.g. with a small receive buffer).
+    pub async fn open(tcp: TcpStream, addr: SocketAddr, auth: Option<&str>) -> Self {
         let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
         let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp))
             .await
