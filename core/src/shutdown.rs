@@ -2,11 +2,17 @@
 
 use std::time::Duration;
 
-use crate::App;
+use socketioxide::SocketError;
+use tokio::time::Instant;
+
+use crate::{App, extract::SocketRef};
 
 /// The event every connected client receives when the server starts shutting down:
 /// `{"message": String, "reconnectIn": milliseconds}`.
 pub const SHUTDOWN_EVENT: &str = "server:shutdown";
+
+/// How often the shutdown offers a disconnect packet again to sockets whose buffer was full.
+const DISCONNECT_RETRY: Duration = Duration::from_millis(50);
 
 /// How the server shuts down; set with [`AppBuilder::shutdown`](crate::AppBuilder::shutdown).
 #[derive(Debug, Clone)]
@@ -62,9 +68,10 @@ where
     /// `on_stopped` hooks (flushing logs, freeing seats), then closes.
     ///
     /// Each step after the drain waits at most the drain time or 5 s, whichever is longer. A
-    /// socket whose outgoing buffer is full cannot take its disconnect packet; its transport is
-    /// closed in the last step, and the connection of a client that stopped reading is closed at
-    /// the send timeout ([`ServerLimits::send_timeout`](crate::ServerLimits::send_timeout)).
+    /// socket whose outgoing buffer is full is offered its disconnect packet again every 50 ms
+    /// while its client reads; if it never takes it, its transport is closed in the last step,
+    /// and the connection of a client that stopped reading is closed at the send timeout
+    /// ([`ServerLimits::send_timeout`](crate::ServerLimits::send_timeout)).
     ///
     /// Safe to call when the adapter's store is already gone: remote failures are logged.
     pub async fn shutdown(&self) {
@@ -89,12 +96,17 @@ where
         }
         let sockets = self.io().sockets();
         let closed = sockets.len();
-        for socket in sockets {
-            let _ = socket.disconnect();
+        let deadline = Instant::now() + bound;
+        // A socket whose outgoing buffer is full refuses its disconnect packet: try again while
+        // its client reads, until the deadline.
+        let mut refused = disconnect(sockets);
+        while !refused.is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(DISCONNECT_RETRY).await;
+            refused = disconnect(refused);
         }
         // Disconnect bookkeeping (hooks, connection-log records) runs in each socket's own task:
         // wait for it, bounded, so that the `on_stopped` hooks below see every record.
-        self.wait_for_no_connections(bound).await;
+        let _ = tokio::time::timeout_at(deadline, self.io().registry().wait_until_empty()).await;
         tracing::info!("[io] Closed {closed} connections");
         let stopped = async {
             for hook in self.hooks().iter() {
@@ -122,4 +134,18 @@ where
     async fn wait_for_no_connections(&self, at_most: Duration) {
         let _ = tokio::time::timeout(at_most, self.io().registry().wait_until_empty()).await;
     }
+}
+
+/// Sends each socket its disconnect packet and closes it; returns those whose full buffer refused
+/// the packet, still connected.
+fn disconnect(sockets: Vec<SocketRef>) -> Vec<SocketRef> {
+    sockets
+        .into_iter()
+        .filter(|socket| {
+            matches!(
+                socket.clone().disconnect(),
+                Err(SocketError::InternalChannelFull)
+            )
+        })
+        .collect()
 }
