@@ -299,18 +299,58 @@ async fn shutdown_completes_while_a_client_stops_reading() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_client_still_gets_its_disconnect_packet_at_shutdown() {
+/// Reads what the server sends until socket.io's disconnect (`41`) or the end of the connection;
+/// returns what came apart from the flood's messages.
+async fn read_to_disconnect(client: &mut RawClient) -> Vec<String> {
+    timeout(BOUND, async {
+        let mut read = Vec::new();
+        while let Some(packet) = client.try_next_packet().await {
+            if !packet.starts_with(r#"42["big""#) {
+                read.push(packet.clone());
+            }
+            if packet == "41" {
+                break;
+            }
+        }
+        read
+    })
+    .await
+    .expect("the client reads to the end within the bound")
+}
+
+/// A flooded app and a client that stopped reading, its socket's buffer full.
+async fn stalled_session() -> (TestServer, Io, RawClient, UnboundedReceiver<Seen>) {
     let (tx, mut seen) = unbounded_channel();
-    let server = TestServer::start(flooding_app(ServerLimits::new(), tx).await)
-        .await
-        .unwrap();
-    let mut client = stalled_client(server.addr()).await;
+    let app = flooding_app(ServerLimits::new(), tx).await;
+    let io = app.io().clone();
+    let server = TestServer::start(app).await.unwrap();
+    let client = stalled_client(server.addr()).await;
     let flooded = next_seen(&mut seen).await;
     assert!(
         matches!(flooded, Seen::Flooded { refused } if refused > 0),
         "{flooded:?}"
     );
+    (server, io, client, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_client_still_gets_the_shutdown_notice_and_its_disconnect() {
+    let (server, io, mut client, _seen) = stalled_session().await;
+
+    // The notice goes out at once, into this socket's full buffer; the client starts reading
+    // during the drain.
+    let stopping = tokio::spawn(server.stop());
+    let read = read_to_disconnect(&mut client).await;
+    assert_eq!(read.len(), 2, "{read:?}");
+    assert!(read[0].starts_with(r#"42["server:shutdown",{"#), "{read:?}");
+    assert_eq!(read[1], "41");
+    timeout(BOUND, stopping).await.unwrap().unwrap().unwrap();
+    assert_eq!(io.deliveries().dropped(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_reads_only_after_the_drain_still_gets_its_disconnect() {
+    let (server, io, mut client, mut seen) = stalled_session().await;
 
     let stopping = tokio::spawn(server.stop());
     let shutting_down = next_seen(&mut seen).await;
@@ -318,23 +358,13 @@ async fn a_slow_client_still_gets_its_disconnect_packet_at_shutdown() {
         matches!(shutting_down, Seen::ShuttingDown),
         "{shutting_down:?}"
     );
-    // The disconnect packets go out right after the shutdown hooks, into this socket's full
-    // buffer; the client only now starts reading what it was sent.
-    let disconnect = timeout(BOUND, async {
-        while let Some(packet) = client.try_next_packet().await {
-            if packet == "41" {
-                return true;
-            }
-        }
-        false
-    })
-    .await
-    .expect("the client reads to the end within the bound");
-    assert!(
-        disconnect,
-        "the socket.io disconnect reaches the slow client"
-    );
+    // The drain is over and the disconnect packets go out right after the shutdown hooks, into
+    // this socket's full buffer; the client only now starts reading. Its notice, refused for the
+    // whole drain, is counted as dropped.
+    let read = read_to_disconnect(&mut client).await;
+    assert_eq!(read.last().map(String::as_str), Some("41"), "{read:?}");
     timeout(BOUND, stopping).await.unwrap().unwrap().unwrap();
+    assert_eq!(io.deliveries().dropped_in_namespace("/"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,10 +3,11 @@
 //! socketioxide queues a bounded number of messages per socket (`max_buffer_size`, 1024 in iostack
 //! apps; 128 in socketioxide) and refuses more while a client does not keep up. Every broadcast of
 //! an iostack app (`io.emit`, `io.to(room).emit`, `socket.broadcast()`, `socket.to(room)`, the
-//! [`Io`](crate::Io) helpers, shutdown notices, content events) passes through the app's
+//! [`Io`](crate::Io) helpers, content events) passes through the app's
 //! [`AnyAdapter`](crate::AnyAdapter), which counts each message a local socket refused in the app's
-//! [`Deliveries`] (`io.deliveries()`), whatever the caller does with the emit's result. Monitoring
-//! reports the counts as `iostack_dropped_messages_total`.
+//! [`Deliveries`] (`io.deliveries()`), whatever the caller does with the emit's result. The
+//! shutdown notice is offered to a full socket again while its client reads, and counted if it
+//! was never taken. Monitoring reports the counts as `iostack_dropped_messages_total`.
 //!
 //! Not counted: a direct `socket.emit(..)` to one socket returns the refusal to its caller only,
 //! and a broadcast from another node is counted by that node for its own sockets only.

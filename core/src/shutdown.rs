@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use socketioxide::SocketError;
+use socketioxide::{SendError, SocketError};
 use tokio::time::Instant;
 
 use crate::{App, extract::SocketRef};
@@ -11,8 +11,9 @@ use crate::{App, extract::SocketRef};
 /// `{"message": String, "reconnectIn": milliseconds}`.
 pub const SHUTDOWN_EVENT: &str = "server:shutdown";
 
-/// How often the shutdown offers a disconnect packet again to sockets whose buffer was full.
-const DISCONNECT_RETRY: Duration = Duration::from_millis(50);
+/// How often the shutdown offers its notice or disconnect packet again to sockets whose buffer
+/// was full.
+const RETRY: Duration = Duration::from_millis(50);
 
 /// How the server shuts down; set with [`AppBuilder::shutdown`](crate::AppBuilder::shutdown).
 #[derive(Debug, Clone)]
@@ -68,46 +69,23 @@ where
     /// `on_stopped` hooks (flushing logs, freeing seats), then closes.
     ///
     /// Each step after the drain waits at most the drain time or 5 s, whichever is longer. A
-    /// socket whose outgoing buffer is full is offered its disconnect packet again every 50 ms
-    /// while its client reads; if it never takes it, its transport is closed in the last step,
-    /// and the connection of a client that stopped reading is closed at the send timeout
+    /// socket whose outgoing buffer is full is offered the notice (during the drain) and its
+    /// disconnect packet again every 50 ms while its client reads; a notice never taken is
+    /// counted in [`Io::deliveries`](crate::Io::deliveries). If a socket never takes its
+    /// disconnect packet, its transport is closed in the last step, and the connection of a
+    /// client that stopped reading is closed at the send timeout
     /// ([`ServerLimits::send_timeout`](crate::ServerLimits::send_timeout)).
     ///
     /// Safe to call when the adapter's store is already gone: remote failures are logged.
     pub async fn shutdown(&self) {
         let options = self.shutdown_options();
-        // How long each step after the drain may take: disconnect bookkeeping, the `on_stopped`
-        // hooks, closing the transports.
-        let bound = options.drain.max(Duration::from_secs(5));
-        let notice = serde_json::json!({
-            "message": options.message,
-            "reconnectIn": options.reconnect_in.as_millis() as u64,
-        });
-        for ns in self.io().socketio().nsps() {
-            let path = ns.ns_path().to_owned();
-            if let Err(e) = ns.local().emit(SHUTDOWN_EVENT, &notice).await {
-                tracing::warn!(ns = path, "shutdown notice not sent: {e}");
-            }
-        }
-        self.wait_for_no_connections(options.drain).await;
-
+        self.notify_and_drain(options).await;
         for hook in self.hooks().iter() {
             hook.on_shutdown(self.io()).await;
         }
-        let sockets = self.io().sockets();
-        let closed = sockets.len();
-        let deadline = Instant::now() + bound;
-        // A socket whose outgoing buffer is full refuses its disconnect packet: try again while
-        // its client reads, until the deadline.
-        let mut refused = disconnect(sockets);
-        while !refused.is_empty() && Instant::now() < deadline {
-            tokio::time::sleep(DISCONNECT_RETRY).await;
-            refused = disconnect(refused);
-        }
-        // Disconnect bookkeeping (hooks, connection-log records) runs in each socket's own task:
-        // wait for it, bounded, so that the `on_stopped` hooks below see every record.
-        let _ = tokio::time::timeout_at(deadline, self.io().registry().wait_until_empty()).await;
-        tracing::info!("[io] Closed {closed} connections");
+        // How long each step after the drain may take.
+        let bound = options.drain.max(Duration::from_secs(5));
+        self.disconnect_all(bound).await;
         let stopped = async {
             for hook in self.hooks().iter() {
                 hook.on_stopped(self.io()).await;
@@ -131,21 +109,59 @@ where
         tracing::info!("shutdown complete");
     }
 
-    async fn wait_for_no_connections(&self, at_most: Duration) {
-        let _ = tokio::time::timeout(at_most, self.io().registry().wait_until_empty()).await;
+    /// Sends every socket of this node the notice, then waits up to the drain time for the
+    /// clients to leave.
+    async fn notify_and_drain(&self, options: &ShutdownOptions) {
+        let notice = serde_json::json!({
+            "message": options.message,
+            "reconnectIn": options.reconnect_in.as_millis() as u64,
+        });
+        let drained = Instant::now() + options.drain;
+        let refused = until_taken(self.io().sockets(), drained, |socket| {
+            matches!(
+                socket.emit(SHUTDOWN_EVENT, &notice),
+                Err(SendError::Socket(SocketError::InternalChannelFull))
+            )
+        })
+        .await;
+        for socket in refused {
+            self.io().deliveries().add(socket.ns(), 1);
+        }
+        let _ = tokio::time::timeout_at(drained, self.io().registry().wait_until_empty()).await;
     }
-}
 
-/// Sends each socket its disconnect packet and closes it; returns those whose full buffer refused
-/// the packet, still connected.
-fn disconnect(sockets: Vec<SocketRef>) -> Vec<SocketRef> {
-    sockets
-        .into_iter()
-        .filter(|socket| {
+    /// Disconnects every socket of this node, then waits (at most `bound` in all) for their
+    /// disconnect bookkeeping (hooks, connection-log records), which runs in each socket's own
+    /// task, so that the `on_stopped` hooks see every record.
+    async fn disconnect_all(&self, bound: Duration) {
+        let sockets = self.io().sockets();
+        let closed = sockets.len();
+        let deadline = Instant::now() + bound;
+        until_taken(sockets, deadline, |socket| {
             matches!(
                 socket.clone().disconnect(),
                 Err(SocketError::InternalChannelFull)
             )
         })
-        .collect()
+        .await;
+        let _ = tokio::time::timeout_at(deadline, self.io().registry().wait_until_empty()).await;
+        tracing::info!("[io] Closed {closed} connections");
+    }
+}
+
+/// Offers each socket a packet with `refused_as_full` (true when the socket's full buffer refused
+/// it): at once, then every 50 ms to the sockets that refused, while their clients read, until
+/// `deadline`. Returns the sockets that still refused.
+async fn until_taken(
+    mut sockets: Vec<SocketRef>,
+    deadline: Instant,
+    refused_as_full: impl Fn(&SocketRef) -> bool,
+) -> Vec<SocketRef> {
+    loop {
+        sockets.retain(&refused_as_full);
+        if sockets.is_empty() || Instant::now() >= deadline {
+            return sockets;
+        }
+        tokio::time::sleep_until((Instant::now() + RETRY).min(deadline)).await;
+    }
 }
