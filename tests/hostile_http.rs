@@ -197,7 +197,9 @@ async fn flooding_app(limits: ServerLimits, seen: UnboundedSender<Seen>) -> App<
     let flooded = seen.clone();
     App::builder(())
         .server_limits(limits)
-        .shutdown(ShutdownOptions::new().drain(Duration::from_millis(100)))
+        // Long enough for a client that starts reading at the shutdown to take the notice even on
+        // a loaded machine: nobody leaves, so every shutdown here waits all of it.
+        .shutdown(ShutdownOptions::new().drain(Duration::from_secs(1)))
         .on("flood", async move |socket: SocketRef| {
             let message = "x".repeat(10_000);
             let mut refused = 0;
