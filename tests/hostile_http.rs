@@ -241,20 +241,34 @@ async fn next_seen(seen: &mut UnboundedReceiver<Seen>) -> Seen {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_that_stops_reading_is_closed_at_the_send_timeout() {
-    let (tx, mut seen) = unbounded_channel();
-    let limits = ServerLimits::new().send_timeout(Duration::from_millis(300));
-    let server = TestServer::start(flooding_app(limits, tx).await)
-        .await
-        .unwrap();
-    let _client = stalled_client(server.addr()).await;
-
-    let flooded = next_seen(&mut seen).await;
+/// Waits for the flood's report: some of its messages were refused, so the socket's buffer is
+/// full.
+async fn expect_flooded(seen: &mut UnboundedReceiver<Seen>) {
+    let flooded = next_seen(seen).await;
     assert!(
         matches!(flooded, Seen::Flooded { refused } if refused > 0),
         "{flooded:?}"
     );
+}
+
+/// A flooded app served within `limits`, and a client that stopped reading, its socket's buffer
+/// full.
+async fn stalled_session(
+    limits: ServerLimits,
+) -> (TestServer, Io, RawClient, UnboundedReceiver<Seen>) {
+    let (tx, mut seen) = unbounded_channel();
+    let app = flooding_app(limits, tx).await;
+    let io = app.io().clone();
+    let server = TestServer::start(app).await.unwrap();
+    let client = stalled_client(server.addr()).await;
+    expect_flooded(&mut seen).await;
+    (server, io, client, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_closed_at_the_send_timeout() {
+    let limits = ServerLimits::new().send_timeout(Duration::from_millis(300));
+    let (server, _io, _client, mut seen) = stalled_session(limits).await;
     // The heartbeat would take 45 s to notice; the send timeout closes it well within the bound.
     let closed = next_seen(&mut seen).await;
     assert!(
@@ -269,19 +283,10 @@ async fn a_client_that_stops_reading_is_closed_at_the_send_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_completes_while_a_client_stops_reading() {
-    let (tx, mut seen) = unbounded_channel();
     // Long enough that the shutdown usually starts while the connection is stalled (on a loaded
     // machine the timeout may close it first: the order below holds either way).
     let limits = ServerLimits::new().send_timeout(Duration::from_secs(2));
-    let server = TestServer::start(flooding_app(limits, tx).await)
-        .await
-        .unwrap();
-    let _client = stalled_client(server.addr()).await;
-    let flooded = next_seen(&mut seen).await;
-    assert!(
-        matches!(flooded, Seen::Flooded { refused } if refused > 0),
-        "{flooded:?}"
-    );
+    let (server, _io, _client, mut seen) = stalled_session(limits).await;
 
     // The socket's buffer is full, so its disconnect packet is refused; its writer is stuck on
     // the stalled connection until the send timeout ends it.
@@ -320,24 +325,9 @@ async fn read_to_disconnect(client: &mut RawClient) -> Vec<String> {
     .expect("the client reads to the end within the bound")
 }
 
-/// A flooded app and a client that stopped reading, its socket's buffer full.
-async fn stalled_session() -> (TestServer, Io, RawClient, UnboundedReceiver<Seen>) {
-    let (tx, mut seen) = unbounded_channel();
-    let app = flooding_app(ServerLimits::new(), tx).await;
-    let io = app.io().clone();
-    let server = TestServer::start(app).await.unwrap();
-    let client = stalled_client(server.addr()).await;
-    let flooded = next_seen(&mut seen).await;
-    assert!(
-        matches!(flooded, Seen::Flooded { refused } if refused > 0),
-        "{flooded:?}"
-    );
-    (server, io, client, seen)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_client_still_gets_the_shutdown_notice_and_its_disconnect() {
-    let (server, io, mut client, _seen) = stalled_session().await;
+    let (server, io, mut client, _seen) = stalled_session(ServerLimits::new()).await;
 
     // The notice goes out at once, into this socket's full buffer; the client starts reading
     // during the drain.
@@ -352,7 +342,7 @@ async fn a_slow_client_still_gets_the_shutdown_notice_and_its_disconnect() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_reads_only_after_the_drain_still_gets_its_disconnect() {
-    let (server, io, mut client, mut seen) = stalled_session().await;
+    let (server, io, mut client, mut seen) = stalled_session(ServerLimits::new()).await;
 
     let stopping = tokio::spawn(server.stop());
     let shutting_down = next_seen(&mut seen).await;
@@ -381,11 +371,7 @@ async fn shutdown_is_bounded_when_the_send_timeout_is_far() {
         let _ = stopped.await;
     }));
     let _client = stalled_client(addr).await;
-    let flooded = next_seen(&mut seen).await;
-    assert!(
-        matches!(flooded, Seen::Flooded { refused } if refused > 0),
-        "{flooded:?}"
-    );
+    expect_flooded(&mut seen).await;
 
     // Closing the stalled socket's transport waits for its writer, which waits for the send
     // timeout; the shutdown gives up on it after its bound (5 s) and returns.
