@@ -1,7 +1,7 @@
 //! Hostile HTTP clients against the server's limits: silent and slow connections are closed, the
 //! connection cap holds (websockets included), oversized websocket messages and stalled polling
-//! bodies are refused, a client that stops reading is closed, and a healthy client is served
-//! throughout.
+//! bodies are refused, a client that stops reading is closed (also at the shutdown, and so is a
+//! session the client keeps open), and a healthy client is served throughout.
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -360,7 +360,7 @@ async fn a_client_that_reads_only_after_the_drain_still_gets_its_disconnect() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_is_bounded_when_the_send_timeout_is_far() {
+async fn shutdown_closes_a_stalled_connection_when_the_send_timeout_is_far() {
     let (tx, mut seen) = unbounded_channel();
     let limits = ServerLimits::new().send_timeout(Duration::from_secs(600));
     let app = flooding_app(limits, tx).await;
@@ -373,19 +373,58 @@ async fn shutdown_is_bounded_when_the_send_timeout_is_far() {
     let _client = stalled_client(addr).await;
     expect_flooded(&mut seen).await;
 
-    // Closing the stalled socket's transport waits for its writer, which waits for the send
-    // timeout; the shutdown gives up on it after its bound (5 s) and returns.
+    // The stalled socket refuses its disconnect packet until the disconnect step's bound (5 s);
+    // then the server closes its connection, so its bookkeeping runs before on_stopped instead
+    // of at the send timeout, and closing socket.io does not wait for its writer.
     stop.send(()).unwrap();
     timeout(Duration::from_secs(30), serving)
         .await
         .expect("serve returns within the shutdown's bounds")
         .unwrap()
         .unwrap();
+    let mut before_stopped = Vec::new();
     loop {
-        if matches!(next_seen(&mut seen).await, Seen::Stopped) {
-            break;
+        match next_seen(&mut seen).await {
+            Seen::Stopped => break,
+            other => before_stopped.push(other),
         }
     }
+    assert!(
+        matches!(
+            before_stopped.as_slice(),
+            [
+                Seen::ShuttingDown,
+                Seen::Disconnected(
+                    DisconnectReason::TransportError | DisconnectReason::TransportClose
+                )
+            ]
+        ),
+        "{before_stopped:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_the_client_keeps_open_is_closed_when_serve_returns() {
+    let server = server(ServerLimits::new(), 1000).await;
+    let mut client = timeout(BOUND, RawClient::connect(server.addr(), None))
+        .await
+        .unwrap();
+    timeout(BOUND, server.stop()).await.unwrap().unwrap();
+
+    // This client answers pings and never closes its Engine.IO session after socket.io's
+    // disconnect, which socketioxide cannot close: the server closes its connection.
+    let read = timeout(BOUND, async {
+        let mut read = Vec::new();
+        while let Some(packet) = client.try_next_packet().await {
+            read.push(packet);
+        }
+        read
+    })
+    .await
+    .expect("the connection ends within the bound");
+    assert_eq!(read.len(), 2, "{read:?}");
+    assert!(read[0].starts_with(r#"42["server:shutdown",{"#), "{read:?}");
+    assert_eq!(read[1], "41");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use socketioxide::{SendError, SocketError};
 use tokio::time::Instant;
 
@@ -10,6 +11,9 @@ use crate::{App, extract::SocketRef};
 /// The event every connected client receives when the server starts shutting down:
 /// `{"message": String, "reconnectIn": milliseconds}`.
 pub const SHUTDOWN_EVENT: &str = "server:shutdown";
+
+/// Closes the connections of clients that stopped reading (given by the server serving the app).
+pub(crate) type CloseStalled<'a> = dyn Fn() -> BoxFuture<'static, ()> + Sync + 'a;
 
 /// How often the shutdown offers its notice or disconnect packet again to sockets whose buffer
 /// was full.
@@ -72,12 +76,20 @@ where
     /// socket whose outgoing buffer is full is offered the notice (during the drain) and its
     /// disconnect packet again every 50 ms while its client reads; a notice never taken is
     /// counted in [`Io::deliveries`](crate::Io::deliveries). If a socket never takes its
-    /// disconnect packet, its transport is closed in the last step, and the connection of a
-    /// client that stopped reading is closed at the send timeout
-    /// ([`ServerLimits::send_timeout`](crate::ServerLimits::send_timeout)).
+    /// disconnect packet, its client stopped reading: [`App::serve`] closes its connection after
+    /// the disconnect step's bound, so that its bookkeeping runs before the `on_stopped` hooks
+    /// (behind another server, its transport is closed in the last step, and its connection at
+    /// the send timeout, [`ServerLimits::send_timeout`](crate::ServerLimits::send_timeout)).
     ///
     /// Safe to call when the adapter's store is already gone: remote failures are logged.
     pub async fn shutdown(&self) {
+        self.shutdown_closing(None).await;
+    }
+
+    /// [`App::shutdown`], with a way to close the server's open connections: used when a socket's
+    /// disconnect bookkeeping has not run after the disconnect step's bound (its client stopped
+    /// reading), so that it runs before the `on_stopped` hooks rather than at the send timeout.
+    pub(crate) async fn shutdown_closing(&self, close_stalled: Option<&CloseStalled<'_>>) {
         let options = self.shutdown_options();
         self.notify_and_drain(options).await;
         for hook in self.hooks().iter() {
@@ -85,7 +97,7 @@ where
         }
         // How long each step after the drain may take.
         let bound = options.drain.max(Duration::from_secs(5));
-        self.disconnect_all(bound).await;
+        self.disconnect_all(bound, close_stalled).await;
         let stopped = async {
             for hook in self.hooks().iter() {
                 hook.on_stopped(self.io()).await;
@@ -95,7 +107,8 @@ where
             tracing::warn!("on_stopped hooks did not finish within the drain time");
         }
         // Closing waits for each transport's writer, and the writer to a client that stopped
-        // reading waits until the send timeout (`ServerLimits::send_timeout`) ends it.
+        // reading waits until its connection is closed (by `App::serve` above, or at the send
+        // timeout, `ServerLimits::send_timeout`).
         if tokio::time::timeout(bound, self.io().socketio().close())
             .await
             .is_err()
@@ -130,10 +143,11 @@ where
         let _ = tokio::time::timeout_at(drained, self.io().registry().wait_until_empty()).await;
     }
 
-    /// Disconnects every socket of this node, then waits (at most `bound` in all) for their
-    /// disconnect bookkeeping (hooks, connection-log records), which runs in each socket's own
-    /// task, so that the `on_stopped` hooks see every record.
-    async fn disconnect_all(&self, bound: Duration) {
+    /// Disconnects every socket of this node, then waits (at most `bound`) for their disconnect
+    /// bookkeeping (hooks, connection-log records), which runs in each socket's own task, so that
+    /// the `on_stopped` hooks see every record. If some is still missing then, `close_stalled`
+    /// ends the sessions of clients that stopped reading, and the wait goes on (at most `bound`).
+    async fn disconnect_all(&self, bound: Duration, close_stalled: Option<&CloseStalled<'_>>) {
         let sockets = self.io().sockets();
         let closed = sockets.len();
         let deadline = Instant::now() + bound;
@@ -144,7 +158,13 @@ where
             )
         })
         .await;
-        let _ = tokio::time::timeout_at(deadline, self.io().registry().wait_until_empty()).await;
+        let registry = self.io().registry();
+        let done = tokio::time::timeout_at(deadline, registry.wait_until_empty()).await;
+        if let (Err(_), Some(close_stalled)) = (done, close_stalled) {
+            tracing::info!("closing the connections of clients that stopped reading");
+            close_stalled().await;
+            let _ = tokio::time::timeout(bound, registry.wait_until_empty()).await;
+        }
         tracing::info!("[io] Closed {closed} connections");
     }
 }

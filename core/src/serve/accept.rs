@@ -12,16 +12,21 @@ use tokio::{
 use tower::ServiceExt;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
-use super::{ServerLimits, held::Held};
+use super::{ServerLimits, held::Held, open::OpenConnections};
 
 /// How long open connections get to finish their requests once accepting stopped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// Accepts connections until `stop` turns true, then lets open ones finish (bounded) and returns.
+/// How long clients that still read get to take what they were sent once HTTP is over.
+const FLUSH_GRACE: Duration = Duration::from_secs(5);
+
+/// Accepts connections until `stop` turns true, then lets those speaking HTTP finish (bounded),
+/// closes every connection still open and returns.
 pub(super) async fn run(
     listener: TcpListener,
     router: axum::Router,
     limits: ServerLimits,
+    open: OpenConnections,
     mut stop: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let router = router.layer(RequestBodyTimeoutLayer::new(limits.body_timeout));
@@ -59,7 +64,7 @@ pub(super) async fn run(
             router.clone(),
             limits.clone(),
             stop.clone(),
-            Held::new(tcp, slot, limits.send_timeout),
+            Held::new(tcp, &open, slot, limits.send_timeout),
             turn,
         ));
     }
@@ -69,7 +74,13 @@ pub(super) async fn run(
         .await
         .is_err()
     {
-        tracing::warn!("connections still open after shutdown; closing them");
+        tracing::warn!("HTTP requests still running {CLOSE_GRACE:?} after the shutdown");
+    }
+    // Websockets, whose clients may keep their Engine.IO session open after socket.io's
+    // disconnect, and HTTP requests past the grace time.
+    let closed = open.close_all(FLUSH_GRACE).await;
+    if closed > 0 {
+        tracing::info!("closed {closed} connections still open after the shutdown");
     }
     Ok(())
 }

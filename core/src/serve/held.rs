@@ -1,12 +1,13 @@
-//! [`Held`]: a client's TCP stream, holding its connection slot while it is open and closed when
-//! the client stops reading.
+//! [`Held`]: a client's TCP stream, holding its connection slot and its place among the open
+//! connections while it is open, and closed when the client stops reading.
 
 use std::{
     future::Future,
     io,
     net::Shutdown,
     pin::Pin,
-    task::{Context, Poll},
+    sync::Arc,
+    task::{Context, Poll, ready},
     time::Duration,
 };
 
@@ -17,13 +18,18 @@ use tokio::{
     time::Sleep,
 };
 
+use super::open::{Conn, Entry, OpenConnections};
+
 /// A connection with its slot under [`ServerLimits::max_connections`](super::ServerLimits) and
 /// its [`ServerLimits::send_timeout`](super::ServerLimits::send_timeout).
 ///
 /// The slot travels with the stream: a websocket upgrade hands the stream from hyper to
-/// socket.io, and the slot is given back only when the websocket closes, not when HTTP ends.
+/// socket.io, and the slot is given back only when the websocket closes, not when HTTP ends. The
+/// stream is shared with the server's [`OpenConnections`], which closes it at the shutdown if the
+/// client keeps it open.
 pub(super) struct Held {
-    tcp: TcpStream,
+    conn: Arc<Conn>,
+    _open: Entry,
     _slot: OwnedSemaphorePermit,
     send_timeout: Duration,
     /// Runs while a write waits for the client to read; none while writes go through.
@@ -31,9 +37,16 @@ pub(super) struct Held {
 }
 
 impl Held {
-    pub(super) fn new(tcp: TcpStream, slot: OwnedSemaphorePermit, send_timeout: Duration) -> Self {
+    pub(super) fn new(
+        tcp: TcpStream,
+        open: &OpenConnections,
+        slot: OwnedSemaphorePermit,
+        send_timeout: Duration,
+    ) -> Self {
+        let conn = Arc::new(Conn::new(tcp));
         Self {
-            tcp,
+            _open: open.enter(&conn),
+            conn,
             _slot: slot,
             send_timeout,
             stalled: None,
@@ -42,7 +55,7 @@ impl Held {
 
     /// See [`TcpStream::set_nodelay`].
     pub(super) fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.tcp.set_nodelay(nodelay)
+        self.conn.tcp.set_nodelay(nodelay)
     }
 
     /// Passes a write's progress on; a write that waited `send_timeout` without progress closes
@@ -52,6 +65,7 @@ impl Held {
         cx: &mut Context<'_>,
         written: Poll<io::Result<T>>,
     ) -> Poll<io::Result<T>> {
+        self.conn.wrote(written.is_ready());
         if written.is_ready() {
             self.stalled = None;
             return written;
@@ -64,19 +78,33 @@ impl Held {
             return Poll::Pending;
         }
         self.stalled = None;
-        let peer = self.tcp.peer_addr().ok();
+        let peer = self.conn.tcp.peer_addr().ok();
         tracing::info!(
             ?peer,
             ?timeout,
             "closing a connection whose client stopped reading"
         );
-        if let Err(e) = socket2::SockRef::from(&self.tcp).shutdown(Shutdown::Both) {
-            tracing::debug!("cannot shut the connection down: {e}");
-        }
+        self.conn.shutdown(Shutdown::Both);
         Poll::Ready(Err(io::Error::new(
             io::ErrorKind::TimedOut,
             "the client read nothing for the send timeout",
         )))
+    }
+}
+
+/// Runs `io` once the stream is ready for it (`ready`), again after each spurious wake-up.
+fn when_ready<T>(
+    tcp: &TcpStream,
+    cx: &mut Context<'_>,
+    ready: fn(&TcpStream, &mut Context<'_>) -> Poll<io::Result<()>>,
+    mut io: impl FnMut(&TcpStream) -> io::Result<T>,
+) -> Poll<io::Result<T>> {
+    loop {
+        ready!(ready(tcp, cx))?;
+        match io(tcp) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            done => return Poll::Ready(done),
+        }
     }
 }
 
@@ -86,7 +114,14 @@ impl AsyncRead for Held {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().tcp).poll_read(cx, buf)
+        let read = ready!(when_ready(
+            &self.conn.tcp,
+            cx,
+            TcpStream::poll_read_ready,
+            |tcp| tcp.try_read(buf.initialize_unfilled()),
+        ))?;
+        buf.advance(read);
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -97,7 +132,9 @@ impl AsyncWrite for Held {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let written = Pin::new(&mut this.tcp).poll_write(cx, buf);
+        let written = when_ready(&this.conn.tcp, cx, TcpStream::poll_write_ready, |tcp| {
+            tcp.try_write(buf)
+        });
         this.watch(cx, written)
     }
 
@@ -107,19 +144,22 @@ impl AsyncWrite for Held {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let written = Pin::new(&mut this.tcp).poll_write_vectored(cx, bufs);
+        let written = when_ready(&this.conn.tcp, cx, TcpStream::poll_write_ready, |tcp| {
+            tcp.try_write_vectored(bufs)
+        });
         this.watch(cx, written)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.tcp.is_write_vectored()
+        true
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().tcp).poll_flush(cx)
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Writes go straight to the socket.
+        Poll::Ready(Ok(()))
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().tcp).poll_shutdown(cx)
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(socket2::SockRef::from(&self.conn.tcp).shutdown(Shutdown::Write))
     }
 }

@@ -5,9 +5,11 @@ mod accept;
 mod head;
 mod held;
 mod limits;
+mod open;
 
 use std::{future::Future, io, net::SocketAddr};
 
+use futures_util::FutureExt;
 use tokio::net::{TcpListener, ToSocketAddrs};
 
 use crate::App;
@@ -124,7 +126,12 @@ where
 
     /// Serves the app on `listener` until `signal` resolves, then shuts down gracefully (see
     /// [`App::shutdown`]) while still answering HTTP, so that long-polling clients collect the
-    /// shutdown notice and their disconnect; then stops accepting and returns.
+    /// shutdown notice and their disconnect; then stops accepting, closes the connections still
+    /// open and returns.
+    ///
+    /// Clients still reading what they were sent get up to 5 s more to take it; then every
+    /// connection ends, including the websockets of clients that keep their Engine.IO session
+    /// open after socket.io's disconnect, so that no session outlives the server.
     ///
     /// Connections are served within the app's [`ServerLimits`] (header and body timeouts, a cap
     /// on open connections, `TCP_NODELAY`); their peer address reaches the connect stack.
@@ -134,7 +141,14 @@ where
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let accept = accept::run(listener, self.router(), self.limits.clone(), stop_rx);
+        let open = open::OpenConnections::default();
+        let accept = accept::run(
+            listener,
+            self.router(),
+            self.limits.clone(),
+            open.clone(),
+            stop_rx,
+        );
         let mut server = tokio::spawn(accept);
         tokio::select! {
             // The server only ends early on an accept-loop failure.
@@ -146,7 +160,8 @@ where
         tracing::info!("shutting down");
         // HTTP keeps answering during the shutdown: polling clients need a request to collect the
         // notice and their disconnect packet. Accepting stops once every socket is closed.
-        self.shutdown().await;
+        self.shutdown_closing(Some(&|| open.clone().close_stalled().boxed()))
+            .await;
         let _ = stop_tx.send(true);
         server
             .await
