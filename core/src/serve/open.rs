@@ -7,34 +7,55 @@ use std::{
     net::Shutdown,
     sync::{
         Arc, Mutex, MutexGuard, Weak,
-        atomic::{AtomicBool, AtomicU32, Ordering},
+        atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering},
     },
+    task::Waker,
     time::Duration,
 };
 
-use tokio::{net::TcpStream, time::Instant};
+use futures_util::task::AtomicWaker;
+use tokio::time::Instant;
 
 /// How long the server watches a connection's writes to tell how it goes.
 const SAMPLE: Duration = Duration::from_millis(100);
 
-/// One connection's stream and its writes, shared by its `Held` and [`OpenConnections`].
+/// What one connection shares with [`OpenConnections`]: how its writes go, and how the server
+/// asks it to shut down. The connection's `Held` stream does the shutting down, in its reader,
+/// which the server wakes for it.
+#[derive(Default)]
 pub(super) struct Conn {
-    pub(super) tcp: TcpStream,
     /// Writes that went through, counted (wrapping).
     written: AtomicU32,
     /// Whether a write waits for the client to read.
     waiting: AtomicBool,
+    /// How the server asked the connection to shut down (see [`Asked`]).
+    asked: AtomicU8,
+    reader: AtomicWaker,
+}
+
+/// How the server asked a connection to shut down, in increasing order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub(super) enum Asked {
+    Nothing = 0,
+    /// Send the end of the stream after what was written.
+    Write = 1,
+    /// Close both ways: the reader sees the end, pending writes fail.
+    Both = 2,
+}
+
+impl Asked {
+    /// The `shutdown(2)` this asks for, if any.
+    pub(super) fn shutdown(self) -> Option<Shutdown> {
+        match self {
+            Asked::Nothing => None,
+            Asked::Write => Some(Shutdown::Write),
+            Asked::Both => Some(Shutdown::Both),
+        }
+    }
 }
 
 impl Conn {
-    pub(super) fn new(tcp: TcpStream) -> Self {
-        Self {
-            tcp,
-            written: AtomicU32::new(0),
-            waiting: AtomicBool::new(false),
-        }
-    }
-
     /// Records a write that went through (`done`) or waits for the client.
     pub(super) fn wrote(&self, done: bool) {
         if done {
@@ -45,11 +66,23 @@ impl Conn {
         }
     }
 
-    /// Shuts the connection down (`how`), logging a failure.
-    pub(super) fn shutdown(&self, how: Shutdown) {
-        if let Err(e) = socket2::SockRef::from(&self.tcp).shutdown(how) {
-            tracing::debug!("cannot shut a connection down: {e}");
+    /// How the server asked the connection to shut down so far.
+    pub(super) fn asked(&self) -> Asked {
+        match self.asked.load(Ordering::Acquire) {
+            0 => Asked::Nothing,
+            1 => Asked::Write,
+            _ => Asked::Both,
         }
+    }
+
+    /// Wakes `reader` when the server asks the connection to shut down.
+    pub(super) fn wake_on_ask(&self, reader: &Waker) {
+        self.reader.register(reader);
+    }
+
+    fn ask(&self, how: Asked) {
+        self.asked.fetch_max(how as u8, Ordering::AcqRel);
+        self.reader.wake();
     }
 }
 
@@ -92,7 +125,7 @@ impl OpenConnections {
     pub(super) async fn close_stalled(self) {
         for (conn, writes) in watch(self.conns()).await {
             if writes == Writes::Stalled {
-                conn.shutdown(Shutdown::Both);
+                conn.ask(Asked::Both);
             }
         }
     }
@@ -110,12 +143,12 @@ impl OpenConnections {
             let mut flowing = Vec::new();
             for (conn, writes) in watch(open).await {
                 match writes {
-                    Writes::Idle => conn.shutdown(Shutdown::Write),
+                    Writes::Idle => conn.ask(Asked::Write),
                     Writes::Flowing if !last => {
                         flowing.push(Arc::downgrade(&conn));
                         continue;
                     }
-                    Writes::Stalled | Writes::Flowing => conn.shutdown(Shutdown::Both),
+                    Writes::Stalled | Writes::Flowing => conn.ask(Asked::Both),
                 }
                 closed += 1;
             }
@@ -176,67 +209,5 @@ impl Drop for Entry {
         if conns.by_key.capacity() > 64 && conns.by_key.len() * 4 < conns.by_key.capacity() {
             conns.by_key.shrink_to_fit();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use tokio::{
-        io::{AsyncReadExt, AsyncWriteExt},
-        net::TcpListener,
-    };
-
-    use super::*;
-
-    /// A connection entered in `open`, its client's end, and its entry.
-    async fn connection(
-        listener: &TcpListener,
-        open: &OpenConnections,
-    ) -> (Arc<Conn>, TcpStream, Entry) {
-        let client = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let conn = Arc::new(Conn::new(listener.accept().await.unwrap().0));
-        let entry = open.enter(&conn);
-        (conn, client, entry)
-    }
-
-    async fn read_to_end(client: &mut TcpStream) -> std::io::Result<Vec<u8>> {
-        let mut read = Vec::new();
-        client.read_to_end(&mut read).await.map(|_| read)
-    }
-
-    #[tokio::test]
-    async fn only_stalled_connections_are_closed_while_the_others_stay_open() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let open = OpenConnections::default();
-        let (stalled, mut stalled_client, _entry) = connection(&listener, &open).await;
-        let (idle, mut idle_client, _idle_entry) = connection(&listener, &open).await;
-        stalled.wrote(false);
-        idle.wrote(true);
-
-        open.clone().close_stalled().await;
-        assert_eq!(read_to_end(&mut stalled_client).await.unwrap(), b"");
-        idle_client.write_all(b"ping").await.unwrap();
-        idle.tcp.readable().await.unwrap();
-        let mut read = [0; 8];
-        let n = idle.tcp.try_read(&mut read).unwrap();
-        assert_eq!(&read[..n], b"ping", "the idle connection stays open");
-    }
-
-    #[tokio::test]
-    async fn idle_connections_end_after_what_they_were_sent() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let open = OpenConnections::default();
-        let (idle, mut idle_client, _entry) = connection(&listener, &open).await;
-        let (gone, _gone_client, gone_entry) = connection(&listener, &open).await;
-        idle.tcp.writable().await.unwrap();
-        assert_eq!(idle.tcp.try_write(b"last words").unwrap(), 10);
-        idle.wrote(true);
-        // A connection that closed before the shutdown is not counted.
-        drop((gone, gone_entry));
-
-        assert_eq!(open.close_all(Duration::from_secs(5)).await, 1);
-        assert_eq!(read_to_end(&mut idle_client).await.unwrap(), b"last words");
     }
 }
