@@ -86,9 +86,9 @@ where
         self.shutdown_closing(None).await;
     }
 
-    /// [`App::shutdown`], with a way to close the server's open connections: used when a socket's
-    /// disconnect bookkeeping has not run after the disconnect step's bound (its client stopped
-    /// reading), so that it runs before the `on_stopped` hooks rather than at the send timeout.
+    /// [`App::shutdown`], with a way to close the connections of clients that stopped reading:
+    /// used when a socket's disconnect bookkeeping has not run after the disconnect step's bound,
+    /// so that it runs before the `on_stopped` hooks rather than at the send timeout.
     pub(crate) async fn shutdown_closing(&self, close_stalled: Option<&CloseStalled<'_>>) {
         let options = self.shutdown_options();
         self.notify_and_drain(options).await;
