@@ -241,6 +241,17 @@ async fn next_seen(seen: &mut UnboundedReceiver<Seen>) -> Seen {
         .unwrap()
 }
 
+/// What the app saw until its `on_stopped` hooks ran.
+async fn seen_until_stopped(seen: &mut UnboundedReceiver<Seen>) -> Vec<Seen> {
+    let mut before_stopped = Vec::new();
+    loop {
+        match next_seen(seen).await {
+            Seen::Stopped => return before_stopped,
+            other => before_stopped.push(other),
+        }
+    }
+}
+
 /// Waits for the flood's report: some of its messages were refused, so the socket's buffer is
 /// full.
 async fn expect_flooded(seen: &mut UnboundedReceiver<Seen>) {
@@ -291,13 +302,7 @@ async fn shutdown_completes_while_a_client_stops_reading() {
     // The socket's buffer is full, so its disconnect packet is refused; its writer is stuck on
     // the stalled connection until the send timeout ends it.
     server.stop().await.expect("serve returns");
-    let mut before_stopped = Vec::new();
-    loop {
-        match next_seen(&mut seen).await {
-            Seen::Stopped => break,
-            other => before_stopped.push(other),
-        }
-    }
+    let before_stopped = seen_until_stopped(&mut seen).await;
     assert!(
         before_stopped
             .iter()
@@ -382,13 +387,7 @@ async fn shutdown_closes_a_stalled_connection_when_the_send_timeout_is_far() {
         .expect("serve returns within the shutdown's bounds")
         .unwrap()
         .unwrap();
-    let mut before_stopped = Vec::new();
-    loop {
-        match next_seen(&mut seen).await {
-            Seen::Stopped => break,
-            other => before_stopped.push(other),
-        }
-    }
+    let before_stopped = seen_until_stopped(&mut seen).await;
     assert!(
         matches!(
             before_stopped.as_slice(),
