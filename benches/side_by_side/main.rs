@@ -10,7 +10,8 @@
 //! `BENCH_SCALE=19000` measures only idle connections, that many, opened from as many loopback
 //! addresses as they need (127.0.0.1, 127.0.0.2, ...). `BENCH_LAYERS=1` measures instead what each
 //! middleware layer alone costs the server in CPU time per connect and per event
-//! (`BENCH_LAYERS=bare,rate-limit`: only those, against the app with no layer).
+//! (`BENCH_LAYERS=bare,rate-limit`: only those, against the app with no layer). `BENCH_OVERFLOW=1`
+//! runs only the bursts, under each overflow policy of iostack.
 //! The Rust servers run on jemalloc when the `jemalloc` feature is on (`scripts/bench.sh` turns it
 //! on; `BENCH_ALLOCATOR=system` keeps glibc's malloc).
 
@@ -18,6 +19,7 @@
 mod servers;
 
 mod layers;
+mod overflow;
 mod report;
 mod scenarios;
 mod server;
@@ -120,6 +122,9 @@ fn main() {
     }
     if let Ok(selection) = std::env::var("BENCH_LAYERS") {
         return layers::run(&selection, &auth, &load, rounds);
+    }
+    if std::env::var_os("BENCH_OVERFLOW").is_some() {
+        return overflow::run(&load, rounds);
     }
     let mut results = Results::default();
     for round in 0..rounds {

@@ -99,14 +99,7 @@ impl Results {
         let Some(samples) = self.samples.get(&(variant as usize, label)) else {
             return f64::NAN;
         };
-        let mut samples = samples.clone();
-        samples.sort_by(f64::total_cmp);
-        let mid = samples.len() / 2;
-        if samples.len() % 2 == 0 {
-            (samples[mid - 1] + samples[mid]) / 2.0
-        } else {
-            samples[mid]
-        }
+        median(samples.iter().copied())
     }
 
     /// The Markdown table of medians.
@@ -145,5 +138,17 @@ impl Results {
             STEPS
         );
         out
+    }
+}
+
+/// The median of `values` (NaN when there are none).
+pub(crate) fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut sorted: Vec<f64> = values.collect();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n.is_multiple_of(2) => (sorted[mid - 1] + sorted[mid]) / 2.0,
+        _ => sorted[mid],
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use iostack::{
     App, AppBuilder, Io,
+    delivery::Overflow,
     extract::{AckSender, Data},
     middleware::{
         auth::{AuthLayer, JwtVerifier},
@@ -67,6 +68,18 @@ fn with_handlers() -> AppBuilder<()> {
 /// An iostack app with empty stacks and the same handlers.
 pub(crate) async fn no_layers() -> App<()> {
     with_handlers().build().await.unwrap()
+}
+
+/// How long [`no_layers_waiting`]'s broadcasts wait for a full socket.
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
+
+/// [`no_layers`] whose broadcasts wait up to [`WAIT`] for a full socket instead of dropping.
+pub(crate) async fn no_layers_waiting() -> App<()> {
+    with_handlers()
+        .overflow(Overflow::Wait(WAIT))
+        .build()
+        .await
+        .unwrap()
 }
 
 /// A rate limit high enough never to refuse: what is measured is the cost of checking.

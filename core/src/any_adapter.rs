@@ -5,16 +5,24 @@
 //! with [`AppBuilder::adapter`](crate::AppBuilder::adapter), so handlers, hooks and layers name one
 //! type and compile unchanged on memory, Redis and MongoDB. On the way it counts every message a
 //! broadcast from this node could not hand to a local socket (full buffer) in the app's
-//! [`Deliveries`], whatever the caller does with the result.
+//! [`Deliveries`], whatever the caller does with the result, and applies the app's
+//! [`Overflow`] policy.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    any::TypeId,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use futures_util::{FutureExt, stream::FusedStream};
-use socketioxide::{BroadcastError, adapter::Emitter};
+use socketioxide::{BroadcastError, SocketError, adapter::Emitter};
 use socketioxide_core::{
     adapter::{
-        AckStreamItem, BroadcastOptions, CoreAdapter, CoreLocalAdapter, DefinedAdapter,
-        RemoteSocketData, Room, RoomParam, SocketEmitter, Spawnable,
+        AckStreamItem, BroadcastFlags, BroadcastOptions, CoreAdapter, CoreLocalAdapter,
+        DefinedAdapter, RemoteSocketData, Room, RoomParam, SocketEmitter, Spawnable,
         errors::AdapterError as IoAdapterError,
     },
     packet::Packet,
@@ -22,7 +30,7 @@ use socketioxide_core::{
 
 use crate::{
     AdapterError, BoxFuture,
-    delivery::{Deliveries, dropped_in},
+    delivery::{Deliveries, Overflow, dropped_in, offer, offer_until},
 };
 
 type Local = CoreLocalAdapter<Emitter>;
@@ -38,12 +46,15 @@ pub type AnyAckStream = std::pin::Pin<Box<dyn FusedStream<Item = AckItem> + Send
 pub struct AnyAdapter {
     backend: Box<dyn Backend>,
     deliveries: Deliveries,
+    /// The backend is socketioxide's in-memory adapter: its broadcast is the local one.
+    memory: bool,
 }
 
 /// What every namespace's [`AnyAdapter`] is built from: the backend's own socketioxide state.
 pub struct AnyState {
     make: Box<dyn Fn(Local) -> Box<dyn Backend> + Send + Sync>,
     deliveries: Deliveries,
+    memory: bool,
 }
 
 impl AnyState {
@@ -62,6 +73,7 @@ impl AnyState {
                 })
             }),
             deliveries,
+            memory: TypeId::of::<A>() == TypeId::of::<socketioxide::adapter::LocalAdapter>(),
         }
     }
 }
@@ -209,6 +221,7 @@ impl CoreAdapter<Emitter> for AnyAdapter {
         Self {
             backend: (state.make)(local),
             deliveries: state.deliveries.clone(),
+            memory: state.memory,
         }
     }
 
@@ -229,6 +242,11 @@ impl CoreAdapter<Emitter> for AnyAdapter {
         packet: Packet,
         opts: BroadcastOptions,
     ) -> Result<(), BroadcastError> {
+        if let Overflow::Wait(bound) = self.deliveries.overflow()
+            && !opts.has_flag(BroadcastFlags::Volatile)
+        {
+            return self.broadcast_waiting(packet, opts, bound).await;
+        }
         let result = self.backend.broadcast(packet, opts).await;
         if let Err(e) = &result {
             self.deliveries.add(self.get_local().path(), dropped_in(e));
@@ -284,3 +302,81 @@ impl CoreAdapter<Emitter> for AnyAdapter {
 }
 
 impl DefinedAdapter for AnyAdapter {}
+
+/// The local sockets a waiting broadcast offers its message to, as a room of their own, left
+/// when dropped (also when the broadcast's future is).
+struct OfferedRoom<'a> {
+    local: &'a Local,
+    room: Room,
+}
+
+impl<'a> OfferedRoom<'a> {
+    /// Puts the local sockets `opts` selects in a new room.
+    fn join(local: &'a Local, opts: BroadcastOptions) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let room = Room::from(format!(
+            "iostack:offered:{}",
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        local.add_sockets(opts, room.clone());
+        Self { local, room }
+    }
+
+    /// Selects the room's sockets.
+    fn members(&self) -> BroadcastOptions {
+        let mut opts = BroadcastOptions::default();
+        opts.rooms.push(self.room.clone());
+        opts
+    }
+}
+
+impl Drop for OfferedRoom<'_> {
+    fn drop(&mut self) {
+        self.local.del_sockets(self.members(), self.room.clone());
+    }
+}
+
+impl AnyAdapter {
+    /// A broadcast under [`Overflow::Wait`]: the local sockets get the message one by one, so that
+    /// the full ones are known and offered it again until `bound`; other nodes get it through
+    /// the backend as usual.
+    async fn broadcast_waiting(
+        &self,
+        packet: Packet,
+        opts: BroadcastOptions,
+        bound: Duration,
+    ) -> Result<(), BroadcastError> {
+        let local = self.get_local();
+        let (full, mut refused, remote) = if self.memory || opts.is_local(local.server_id()) {
+            let (full, refused) = offer(local, &packet, local.sockets(opts));
+            (full, refused, Ok(()))
+        } else {
+            // The backend broadcasts to the other nodes and to this one's sockets: the sockets
+            // offered the message here join a room of their own that the backend's broadcast
+            // excludes. Other nodes have no socket in it.
+            let offered = OfferedRoom::join(local, opts.clone());
+            let (full, refused) = offer(local, &packet, local.sockets(offered.members()));
+            let mut rest = opts;
+            rest.except.push(offered.room.clone());
+            let remote = self.backend.broadcast(packet.clone(), rest).await;
+            drop(offered);
+            (full, refused, remote)
+        };
+        if let Err(e) = &remote {
+            // Sockets that connected after the offers took the message through the backend.
+            self.deliveries.add(local.path(), dropped_in(e));
+        }
+        let dropped = offer_until(local, &packet, full, bound).await;
+        self.deliveries.add(local.path(), dropped);
+        refused.extend(std::iter::repeat_n(
+            SocketError::InternalChannelFull,
+            dropped,
+        ));
+        remote?;
+        if refused.is_empty() {
+            Ok(())
+        } else {
+            Err(BroadcastError::Socket(refused))
+        }
+    }
+}

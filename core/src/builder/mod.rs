@@ -14,7 +14,7 @@ use crate::{
     Adapter, AnyAdapter, App, AppContext, BoxError, BuildError, ConnectRequest, ConnectionRegistry,
     EventGate, EventHandler, EventRequest, Hooks, InitContext, Io, NamespaceBuilder, ServerLimits,
     adapter::{DefaultLocal, DynAdapter},
-    delivery::Deliveries,
+    delivery::{Deliveries, Overflow},
     gate::Gates,
     hooks::HookList,
     namespace::{NamespaceConnect, NamespaceEvents, NamespaceSpec},
@@ -59,6 +59,7 @@ where
             limits: ServerLimits::default(),
             max_payload: DEFAULT_MAX_PAYLOAD,
             gates: Vec::new(),
+            overflow: Overflow::default(),
         }
     }
 }
@@ -94,6 +95,7 @@ pub struct AppBuilder<S, CL = Identity, EL = Identity> {
     limits: ServerLimits,
     max_payload: usize,
     gates: Vec<Arc<dyn EventGate>>,
+    overflow: Overflow,
 }
 
 impl<S, CL, EL> AppBuilder<S, CL, EL>
@@ -221,6 +223,7 @@ where
             limits: self.limits,
             max_payload: self.max_payload,
             gates: self.gates,
+            overflow: self.overflow,
         }
     }
 
@@ -251,7 +254,7 @@ where
                 .ws_max_frame_size(payload),
             |builder, f| f(builder),
         );
-        let deliveries = Deliveries::default();
+        let deliveries = Deliveries::new(self.overflow);
         let adapter_state = self
             .adapter
             .install(deliveries.clone())

@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 use socketioxide::SocketIoBuilder;
 
 use super::AppBuilder;
-use crate::{EventGate, ServerLimits, shutdown::ShutdownOptions};
+use crate::{EventGate, ServerLimits, delivery::Overflow, shutdown::ShutdownOptions};
 
 impl<S, CL, EL> AppBuilder<S, CL, EL>
 where
@@ -66,6 +66,14 @@ where
     /// [`delivery`](crate::delivery).
     pub fn max_buffer_size(self, size: usize) -> Self {
         self.configure(move |b| b.max_buffer_size(size.max(1)))
+    }
+
+    /// What a broadcast does when a socket's queue is full: drop the message for that socket
+    /// and count it (the default), or wait a bounded time for its client to make room. See
+    /// [`Overflow`].
+    pub fn overflow(mut self, policy: Overflow) -> Self {
+        self.overflow = policy;
+        self
     }
 
     /// Whether each socket's events are handled one at a time in arrival order (default `true`).

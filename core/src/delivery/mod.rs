@@ -9,8 +9,13 @@
 //! shutdown notice is offered to a full socket again while its client reads, and counted if it
 //! was never taken. Monitoring reports the counts as `iostack_dropped_messages_total`.
 //!
+//! What a broadcast does with a full socket is the app's [`Overflow`] policy: drop the message
+//! (the default), or wait a bounded time for the client to make room.
+//!
 //! Not counted: a direct `socket.emit(..)` to one socket returns the refusal to its caller only,
 //! and a broadcast from another node is counted by that node for its own sockets only.
+
+mod overflow;
 
 use std::{
     collections::BTreeMap,
@@ -22,11 +27,15 @@ use std::{
 
 use socketioxide::{BroadcastError, SocketError};
 
-/// The dropped-message counts of one app: in total and per namespace. Cheap to clone; every clone
-/// counts into the same numbers.
+pub use overflow::{Overflow, RETRY};
+pub(crate) use overflow::{offer, offer_until};
+
+/// The dropped-message counts of one app, in total and per namespace, and its [`Overflow`]
+/// policy. Cheap to clone; every clone counts into the same numbers.
 #[derive(Debug, Clone, Default)]
 pub struct Deliveries {
     inner: Arc<Counts>,
+    overflow: Overflow,
 }
 
 #[derive(Debug, Default)]
@@ -37,6 +46,18 @@ struct Counts {
 }
 
 impl Deliveries {
+    pub(crate) fn new(overflow: Overflow) -> Self {
+        Self {
+            inner: Arc::default(),
+            overflow,
+        }
+    }
+
+    /// What the app's broadcasts do with a full socket.
+    pub fn overflow(&self) -> Overflow {
+        self.overflow
+    }
+
     /// Messages refused by full socket buffers since the app was built.
     pub fn dropped(&self) -> u64 {
         self.inner.total.load(Ordering::Relaxed)

@@ -1,0 +1,96 @@
+//! [`Overflow`]: what a broadcast does with a local socket whose queue is full, and the offering
+//! of a message socket by socket that the [`Overflow::Wait`] policy needs.
+
+use std::time::Duration;
+
+use socketioxide::{SocketError, adapter::Emitter};
+use socketioxide_core::{
+    Sid,
+    adapter::{BroadcastOptions, CoreLocalAdapter},
+    packet::Packet,
+};
+use tokio::time::{Instant, sleep};
+
+/// What a broadcast from this node does when a local socket's queue is full, i.e. when
+/// [`max_buffer_size`](crate::AppBuilder::max_buffer_size) messages already wait for its client.
+/// Set per app with [`AppBuilder::overflow`](crate::AppBuilder::overflow).
+///
+/// Either way, a message a socket never took is counted in [`Deliveries`](super::Deliveries) and
+/// returned as `InternalChannelFull` by the emit. A client that stops reading altogether is
+/// disconnected at the [send timeout](crate::ServerLimits::send_timeout), whatever the policy.
+///
+/// ```
+/// use std::time::Duration;
+/// use iostack_core::{App, delivery::Overflow};
+///
+/// # async fn build() -> Result<(), iostack_core::BuildError> {
+/// let app = App::builder(())
+///     .overflow(Overflow::Wait(Duration::from_millis(500)))
+///     .build()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Overflow {
+    /// The message is dropped for that socket, and counted (the default). A broadcast never
+    /// waits.
+    #[default]
+    DropNewest,
+    /// The broadcast waits, up to this long, for each full socket to make room, offering it the
+    /// message again every [`RETRY`] while its client reads; what is still refused then is dropped
+    /// and counted. The emit's future returns when every socket took the message or the bound
+    /// passed, so a burst is paced by the slowest client instead of losing messages.
+    ///
+    /// The broadcast then hands the message to each local socket in turn (it encodes it once per
+    /// socket instead of once), and sockets that must wait may take a message from another task's
+    /// later broadcast before this one: one task's broadcasts keep their order. Volatile emits
+    /// are never waited for.
+    Wait(Duration),
+}
+
+/// How often a waiting broadcast offers its message again to a full socket.
+pub const RETRY: Duration = Duration::from_millis(10);
+
+/// Hands `packet` to each of `sids` alone. Returns the sockets whose queue was full, and what the
+/// others refused for another reason (e.g. a socket that closed meanwhile).
+pub(crate) fn offer(
+    local: &CoreLocalAdapter<Emitter>,
+    packet: &Packet,
+    sids: impl IntoIterator<Item = Sid>,
+) -> (Vec<Sid>, Vec<SocketError>) {
+    let mut full = Vec::new();
+    let mut other = Vec::new();
+    for sid in sids {
+        if let Err(errors) = local.broadcast(packet.clone(), BroadcastOptions::new(sid)) {
+            for error in errors {
+                match error {
+                    SocketError::InternalChannelFull => full.push(sid),
+                    error => other.push(error),
+                }
+            }
+        }
+    }
+    (full, other)
+}
+
+/// Offers `packet` again to the `full` sockets every [`RETRY`] until each took it or `bound`
+/// passed. Returns how many never took it.
+pub(crate) async fn offer_until(
+    local: &CoreLocalAdapter<Emitter>,
+    packet: &Packet,
+    mut full: Vec<Sid>,
+    bound: Duration,
+) -> usize {
+    let deadline = Instant::now() + bound;
+    while !full.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        sleep(left.min(RETRY)).await;
+        // A socket that closed meanwhile is no longer waited for, nor counted.
+        full = offer(local, packet, full).0;
+    }
+    full.len()
+}

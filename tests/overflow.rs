@@ -1,0 +1,167 @@
+//! The app's overflow policy: under `Overflow::Wait` a broadcast waits, within its bound, for a slow
+//! client to make room instead of dropping; what is never taken is still counted; and across nodes
+//! every client gets the message exactly once.
+//!
+//! The single-node tests run on one thread: while a handler emits without awaiting anything, the
+//! socket's writer cannot run, so an 8-message queue is full after 8 messages, every run.
+
+use std::time::Duration;
+
+use iostack::{
+    App, BroadcastError,
+    delivery::Overflow,
+    extract::{AckSender, Data, SocketRef},
+};
+use iostack_redis::{RedisAdapter, RedisConfig};
+use iostack_testing::{RawClient, TestClient, TestServer, services::RedisServer};
+use serde_json::json;
+
+const BUFFER: usize = 8;
+const BURST: u64 = 500;
+
+/// An app whose `burst` handler broadcasts `n` ticks to the other clients and acks how many
+/// were refused.
+async fn burst_app(overflow: Overflow) -> App<()> {
+    App::builder(())
+        .max_buffer_size(BUFFER)
+        .overflow(overflow)
+        .on(
+            "burst",
+            async |socket: SocketRef, Data(n): Data<u64>, ack: AckSender| {
+                let mut refused = 0u64;
+                for i in 0..n {
+                    if socket.broadcast().emit("tick", &i).await.is_err() {
+                        refused += 1;
+                    }
+                }
+                let _ = ack.send(&refused);
+            },
+        )
+        .build()
+        .await
+        .unwrap()
+}
+
+/// The ticks `reader` receives up to the last one of a `BURST`, in arrival order.
+async fn ticks_until_last(mut reader: RawClient) -> Vec<u64> {
+    let mut seen = Vec::new();
+    loop {
+        let (_, event) = reader.next_event().await;
+        let tick: (String, u64) = serde_json::from_str(&event).unwrap();
+        seen.push(tick.1);
+        if tick.1 == BURST - 1 {
+            return seen;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_burst_waits_for_the_reader_instead_of_dropping() {
+    let app = burst_app(Overflow::Wait(Duration::from_secs(60))).await;
+    let deliveries = app.io().deliveries().clone();
+    let server = TestServer::start(app).await.unwrap();
+    let reader = RawClient::connect(server.addr(), None).await;
+    let reading = tokio::spawn(ticks_until_last(reader));
+    let sender = TestClient::connect(&server.url()).await.unwrap();
+
+    let reply = sender.emit_with_ack("burst", json!(BURST)).await.unwrap();
+    assert_eq!(reply, json!([0]), "no tick refused");
+    let seen = tokio::time::timeout(Duration::from_secs(30), reading)
+        .await
+        .expect("the reader got the last tick")
+        .unwrap();
+    assert_eq!(seen, (0..BURST).collect::<Vec<_>>(), "every tick, in order");
+    assert_eq!(deliveries.dropped(), 0);
+}
+
+/// The same burst under the default policy overflows the queue: what the test above checks is
+/// the wait, not a burst small enough to fit.
+#[tokio::test]
+async fn the_same_burst_drops_and_counts_by_default() {
+    let app = burst_app(Overflow::default()).await;
+    let deliveries = app.io().deliveries().clone();
+    let server = TestServer::start(app).await.unwrap();
+    let _reader = RawClient::connect(server.addr(), None).await;
+    let sender = TestClient::connect(&server.url()).await.unwrap();
+
+    let reply = sender.emit_with_ack("burst", json!(BURST)).await.unwrap();
+    let refused = reply[0].as_u64().expect("a count");
+    assert_eq!(refused, BURST - BUFFER as u64, "the queue held {BUFFER}");
+    assert_eq!(deliveries.dropped(), refused);
+}
+
+#[tokio::test]
+async fn what_a_stalled_client_never_takes_is_dropped_and_counted_after_the_bound() {
+    let app = App::builder(())
+        .max_buffer_size(BUFFER)
+        .overflow(Overflow::Wait(Duration::from_millis(100)))
+        .on(
+            "flood",
+            async |socket: SocketRef, ack: AckSender| -> Result<(), BroadcastError> {
+                let big = "x".repeat(10_000);
+                let mut taken = 0u64;
+                loop {
+                    match socket.broadcast().emit("big", &big).await {
+                        Ok(()) => taken += 1,
+                        Err(BroadcastError::Socket(errors)) => {
+                            let _ = ack.send(&json!({ "taken": taken, "refused": errors.len() }));
+                            return Ok(());
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            },
+        )
+        .build()
+        .await
+        .unwrap();
+    let deliveries = app.io().deliveries().clone();
+    let server = TestServer::start(app).await.unwrap();
+    // Connected, then never reads again.
+    let _stalled = RawClient::connect(server.addr(), None).await;
+    let sender = TestClient::connect(&server.url()).await.unwrap();
+
+    let reply = sender.emit_with_ack("flood", json!(null)).await.unwrap();
+    let taken = reply[0]["taken"].as_u64().expect("a count");
+    assert_eq!(reply[0]["refused"], 1, "{reply}");
+    // Without the wait, the ninth message would be refused: the writer had no turn yet.
+    assert!(
+        taken > BUFFER as u64,
+        "the stalled client's kernel buffers took messages while the broadcast waited: {taken}"
+    );
+    assert_eq!(deliveries.dropped(), 1, "the one message never taken");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_broadcast_reaches_each_client_of_two_redis_nodes_once() {
+    let redis = RedisServer::start().await.unwrap();
+    let node = async || {
+        let app = App::builder(())
+            .adapter(RedisAdapter::new(RedisConfig::new(redis.url())))
+            .overflow(Overflow::Wait(Duration::from_secs(5)))
+            .on("rooms", async |socket: SocketRef, ack: AckSender| {
+                let _ = ack.send(&socket.rooms());
+            })
+            .build()
+            .await
+            .unwrap();
+        let io = app.io().clone();
+        (TestServer::start(app).await.unwrap(), io)
+    };
+    let (a, a_io) = node().await;
+    let (b, _b_io) = node().await;
+    let mut on_a = TestClient::connect(&a.url()).await.unwrap();
+    let mut on_b = TestClient::connect(&b.url()).await.unwrap();
+
+    a_io.emit("one", &1).await.unwrap();
+    a_io.emit("two", &2).await.unwrap();
+    for (node, client) in [("a", &mut on_a), ("b", &mut on_b)] {
+        let events = client.events_until("two").await.unwrap();
+        let names: Vec<_> = events.iter().map(|e| e.event.as_str()).collect();
+        assert_eq!(names, ["one", "two"], "each message once on node {node}");
+    }
+    // The room that kept node a's sockets out of the backend's broadcast is gone.
+    let rooms = on_a.emit_with_ack("rooms", json!(null)).await.unwrap();
+    assert_eq!(rooms, json!([[]]), "no room left behind");
+    assert_eq!(a_io.deliveries().dropped(), 0);
+}
