@@ -38,12 +38,14 @@ pub enum Overflow {
     #[default]
     DropNewest,
     /// The broadcast waits, up to this long, for each full socket to make room, offering it the
-    /// message again every [`RETRY`] while its client reads; what is still refused then is dropped
-    /// and counted. The emit's future returns when every socket took the message or the bound
-    /// passed, so a burst is paced by the slowest client instead of losing messages.
+    /// message again every [`RETRY`]; what is still refused then is dropped and counted. The
+    /// emit's future returns when every socket took the message or the bound passed, so a burst
+    /// is paced by the slowest client instead of losing messages; a handler that emits waits as
+    /// long, and so do the socket's later events.
     ///
     /// The broadcast then hands the message to each local socket in turn (it encodes it once per
-    /// socket instead of once), and sockets that must wait may take a message from another task's
+    /// socket instead of once: about 0.8× the default's broadcast throughput, see
+    /// `benches/README.md`), and a socket that must wait may take a message from another task's
     /// later broadcast before this one: one task's broadcasts keep their order. Volatile emits
     /// are never waited for.
     Wait(Duration),
