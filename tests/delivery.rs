@@ -1,12 +1,16 @@
 //! A client that stops reading: its buffer fills, further messages are refused, and every refusal is
 //! counted and reported instead of being lost silently.
 
+use std::time::Duration;
+
+use futures_util::StreamExt;
 use iostack::{
     App, BroadcastError,
     extract::{AckSender, SocketRef},
+    socketioxide::{AckError, SocketError},
 };
 use iostack_testing::{RawClient, TestClient, TestServer};
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_refused_by_a_full_buffer_are_counted_and_reported() {
@@ -88,5 +92,48 @@ async fn refusals_are_counted_when_the_handler_ignores_them() {
     assert_eq!(
         deliveries.dropped_by_namespace(),
         [("/".to_owned(), refused)]
+    );
+}
+
+/// An acknowledged broadcast learns which sockets refused it from its acknowledgements: the
+/// refusals read there are counted too. On one thread the queue filled by the plain broadcasts is
+/// still full when the acknowledged one comes.
+#[tokio::test]
+async fn refusals_of_acknowledged_broadcasts_are_counted() {
+    let app = App::builder(())
+        .max_buffer_size(8)
+        .on("flood", async |socket: SocketRef, ack: AckSender| {
+            while socket.broadcast().emit("fill", &0).await.is_ok() {}
+            let acks = socket
+                .broadcast()
+                .timeout(Duration::from_secs(5))
+                .emit_with_ack::<_, Value>("ask", &0)
+                .await
+                .expect("an acknowledgement stream");
+            let refused: Vec<bool> = acks
+                .map(|(_, result)| {
+                    matches!(
+                        result,
+                        Err(AckError::Socket(SocketError::InternalChannelFull))
+                    )
+                })
+                .collect()
+                .await;
+            let _ = ack.send(&refused);
+        })
+        .build()
+        .await
+        .unwrap();
+    let deliveries = app.io().deliveries().clone();
+    let server = TestServer::start(app).await.unwrap();
+    let _stalled = RawClient::connect(server.addr(), None).await;
+    let sender = TestClient::connect(&server.url()).await.unwrap();
+
+    let reply = sender.emit_with_ack("flood", json!(null)).await.unwrap();
+    assert_eq!(reply, json!([[true]]), "the stalled client refused the question");
+    assert_eq!(
+        deliveries.dropped(),
+        2,
+        "the plain broadcast's refusal and the acknowledged one's"
     );
 }

@@ -30,7 +30,7 @@ use socketioxide_core::{
 
 use crate::{
     AdapterError, BoxFuture,
-    delivery::{Deliveries, Overflow, dropped_in, offer, offer_until},
+    delivery::{CountedAcks, Deliveries, Overflow, dropped_in, offer, offer_until},
 };
 
 type Local = CoreLocalAdapter<Emitter>;
@@ -260,7 +260,16 @@ impl CoreAdapter<Emitter> for AnyAdapter {
         opts: BroadcastOptions,
         timeout: Option<Duration>,
     ) -> Result<AnyAckStream, IoAdapterError> {
-        self.backend.broadcast_with_ack(packet, opts, timeout).await
+        let acks = self
+            .backend
+            .broadcast_with_ack(packet, opts, timeout)
+            .await?;
+        let ns = self.get_local().path().clone();
+        Ok(Box::pin(CountedAcks::new(
+            acks,
+            self.deliveries.clone(),
+            ns,
+        )))
     }
 
     async fn add_sockets(

@@ -12,9 +12,14 @@
 //! What a broadcast does with a full socket is the app's [`Overflow`] policy: drop the message
 //! (the default), or wait a bounded time for the client to make room.
 //!
+//! An acknowledged broadcast (`emit_with_ack` on operators) learns which sockets refused it from its
+//! acknowledgement stream, on every node: the emitting node counts the refusals it reads there
+//! (when the stream ends or is dropped). Acknowledged broadcasts are never waited for.
+//!
 //! Not counted: a direct `socket.emit(..)` to one socket returns the refusal to its caller only,
 //! and a broadcast from another node is counted by that node for its own sockets only.
 
+mod acks;
 mod overflow;
 
 use std::{
@@ -27,6 +32,7 @@ use std::{
 
 use socketioxide::{BroadcastError, SocketError};
 
+pub(crate) use acks::CountedAcks;
 pub use overflow::{Overflow, RETRY};
 pub(crate) use overflow::{offer, offer_until};
 

@@ -46,8 +46,8 @@ pub enum Overflow {
     /// The broadcast then hands the message to each local socket in turn (it encodes it once per
     /// socket instead of once: about 0.8× the default's broadcast throughput, see
     /// `benches/README.md`), and a socket that must wait may take a message from another task's
-    /// later broadcast before this one: one task's broadcasts keep their order. Volatile emits
-    /// are never waited for.
+    /// later broadcast before this one: one task's broadcasts keep their order. Volatile and
+    /// acknowledged broadcasts are never waited for.
     Wait(Duration),
 }
 
