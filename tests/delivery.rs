@@ -130,7 +130,11 @@ async fn refusals_of_acknowledged_broadcasts_are_counted() {
     let sender = TestClient::connect(&server.url()).await.unwrap();
 
     let reply = sender.emit_with_ack("flood", json!(null)).await.unwrap();
-    assert_eq!(reply, json!([[true]]), "the stalled client refused the question");
+    assert_eq!(
+        reply,
+        json!([[true]]),
+        "the stalled client refused the question"
+    );
     assert_eq!(
         deliveries.dropped(),
         2,

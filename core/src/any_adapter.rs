@@ -320,11 +320,13 @@ struct OfferedRoom<'a> {
 }
 
 impl<'a> OfferedRoom<'a> {
-    /// Puts the local sockets `opts` selects in a new room.
+    /// Puts the local sockets `opts` selects in a new room, named after this node: another node's
+    /// broadcast that excludes its own room must not exclude this node's sockets.
     fn join(local: &'a Local, opts: BroadcastOptions) -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let room = Room::from(format!(
-            "iostack:offered:{}",
+            "iostack:offered:{}:{}",
+            local.server_id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         local.add_sockets(opts, room.clone());
