@@ -17,7 +17,7 @@ use iostack_testing::{RawClient, TestClient, TestServer, services::RedisServer};
 use serde_json::json;
 
 const BUFFER: usize = 8;
-const BURST: u64 = 500;
+const BURST: u64 = 200;
 
 /// An app whose `burst` handler broadcasts `n` ticks to the other clients and acks how many
 /// were refused.
@@ -42,7 +42,7 @@ async fn burst_app(overflow: Overflow) -> App<()> {
         .unwrap()
 }
 
-/// The ticks `reader` receives up to the last one of a `BURST`, in arrival order.
+/// The ticks `reader` receives up to the last one of a [`BURST`], in arrival order.
 async fn ticks_until_last(mut reader: RawClient) -> Vec<u64> {
     let mut seen = Vec::new();
     loop {
@@ -98,7 +98,8 @@ async fn what_a_stalled_client_never_takes_is_dropped_and_counted_after_the_boun
         .on(
             "flood",
             async |socket: SocketRef, ack: AckSender| -> Result<(), BroadcastError> {
-                let big = "x".repeat(10_000);
+                // Large, so that the client's kernel buffers fill after a few hundred.
+                let big = "x".repeat(64 * 1024);
                 let mut taken = 0u64;
                 loop {
                     match socket.broadcast().emit("big", &big).await {

@@ -17,6 +17,7 @@ const APPS: [(&str, &str); 2] = [
     ("iostack-wait", "wait (`Overflow::Wait`)"),
 ];
 
+/// Runs the bursts `rounds` times and prints the table of medians.
 pub(crate) fn run(load: &tokio::runtime::Runtime, rounds: usize) {
     let bursts = [BURST, OVERFLOWS[0], OVERFLOWS[1]];
     // results[app][burst]: one per round.
