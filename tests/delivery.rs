@@ -1,6 +1,8 @@
 //! A client that stops reading: its buffer fills, further messages are refused, and every refusal is
 //! counted and reported instead of being lost silently.
 
+mod common;
+
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -9,7 +11,6 @@ use iostack::{
     extract::{AckSender, SocketRef},
     socketioxide::{AckError, SocketError},
 };
-use iostack_testing::{RawClient, TestClient, TestServer};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,13 +32,8 @@ async fn messages_refused_by_a_full_buffer_are_counted_and_reported() {
         .await
         .unwrap();
     let monitor = app.monitor();
-    let deliveries = app.io().deliveries().clone();
-    let server = TestServer::start(app).await.unwrap();
-    // Connected, then never reads again: its socket buffer will fill.
-    let _stalled = RawClient::connect(server.addr(), None).await;
-    let sender = TestClient::connect(&server.url()).await.unwrap();
-
-    let reply = sender.emit_with_ack("flood", json!(null)).await.unwrap();
+    let (reply, deliveries, _server) =
+        common::ask_past_a_stalled_client(app, "flood", json!(null)).await;
     assert_eq!(
         reply,
         json!([{ "error": { "message": "Not delivered to 1 recipients" } }])
@@ -80,12 +76,8 @@ async fn refusals_are_counted_when_the_handler_ignores_them() {
         .build()
         .await
         .unwrap();
-    let deliveries = app.io().deliveries().clone();
-    let server = TestServer::start(app).await.unwrap();
-    let _stalled = RawClient::connect(server.addr(), None).await;
-    let sender = TestClient::connect(&server.url()).await.unwrap();
-
-    let reply = sender.emit_with_ack("flood", json!(null)).await.unwrap();
+    let (reply, deliveries, _server) =
+        common::ask_past_a_stalled_client(app, "flood", json!(null)).await;
     let refused = reply[0].as_u64().expect("a count");
     assert!(refused > 0, "the stalled client's buffer filled");
     assert_eq!(deliveries.dropped(), refused, "each refusal counted once");
@@ -124,12 +116,8 @@ async fn refusals_of_acknowledged_broadcasts_are_counted() {
         .build()
         .await
         .unwrap();
-    let deliveries = app.io().deliveries().clone();
-    let server = TestServer::start(app).await.unwrap();
-    let _stalled = RawClient::connect(server.addr(), None).await;
-    let sender = TestClient::connect(&server.url()).await.unwrap();
-
-    let reply = sender.emit_with_ack("flood", json!(null)).await.unwrap();
+    let (reply, deliveries, _server) =
+        common::ask_past_a_stalled_client(app, "flood", json!(null)).await;
     assert_eq!(
         reply,
         json!([[true]]),

@@ -5,6 +5,8 @@
 //! The single-node tests run on one thread: while a handler emits without awaiting anything, the
 //! socket's writer cannot run, so an 8-message queue is full after 8 messages, every run.
 
+mod common;
+
 use std::time::Duration;
 
 use iostack::{
@@ -79,12 +81,8 @@ async fn a_burst_waits_for_the_reader_instead_of_dropping() {
 #[tokio::test]
 async fn the_same_burst_drops_and_counts_by_default() {
     let app = burst_app(Overflow::default()).await;
-    let deliveries = app.io().deliveries().clone();
-    let server = TestServer::start(app).await.unwrap();
-    let _reader = RawClient::connect(server.addr(), None).await;
-    let sender = TestClient::connect(&server.url()).await.unwrap();
-
-    let reply = sender.emit_with_ack("burst", json!(BURST)).await.unwrap();
+    let (reply, deliveries, _server) =
+        common::ask_past_a_stalled_client(app, "burst", json!(BURST)).await;
     let refused = reply[0].as_u64().expect("a count");
     assert_eq!(refused, BURST - BUFFER as u64, "the queue held {BUFFER}");
     assert_eq!(deliveries.dropped(), refused);
@@ -116,13 +114,8 @@ async fn what_a_stalled_client_never_takes_is_dropped_and_counted_after_the_boun
         .build()
         .await
         .unwrap();
-    let deliveries = app.io().deliveries().clone();
-    let server = TestServer::start(app).await.unwrap();
-    // Connected, then never reads again.
-    let _stalled = RawClient::connect(server.addr(), None).await;
-    let sender = TestClient::connect(&server.url()).await.unwrap();
-
-    let reply = sender.emit_with_ack("flood", json!(null)).await.unwrap();
+    let (reply, deliveries, _server) =
+        common::ask_past_a_stalled_client(app, "flood", json!(null)).await;
     let taken = reply[0]["taken"].as_u64().expect("a count");
     assert_eq!(reply[0]["refused"], 1, "{reply}");
     // Without the wait, the ninth message would be refused: the writer had no turn yet.

@@ -3,7 +3,9 @@
 
 pub mod db;
 
-use iostack::{BoxError, ConnectRequest, Identity};
+use iostack::{App, BoxError, ConnectRequest, Identity, delivery::Deliveries};
+use iostack_testing::{RawClient, TestClient, TestServer};
+use serde_json::Value;
 use tower::filter::AsyncFilterLayer;
 
 type Decision = std::future::Ready<Result<ConnectRequest, BoxError>>;
@@ -56,4 +58,20 @@ pub fn user_token(secret: &str, sub: &str, roles: &[&str]) -> String {
         secret,
         serde_json::json!({ "sub": sub, "username": format!("u{sub}"), "roles": roles, "exp": now_secs() + 3600 }),
     )
+}
+
+/// Serves `app` to a client that connects and then never reads, so its socket buffer fills, and
+/// emits `event` with `data` from a second client. Returns the handler's acknowledgement, the
+/// app's delivery counts, and the server, still serving.
+pub async fn ask_past_a_stalled_client(
+    app: App<()>,
+    event: &str,
+    data: Value,
+) -> (Value, Deliveries, TestServer) {
+    let deliveries = app.io().deliveries().clone();
+    let server = TestServer::start(app).await.unwrap();
+    let _stalled = RawClient::connect(server.addr(), None).await;
+    let sender = TestClient::connect(&server.url()).await.unwrap();
+    let reply = sender.emit_with_ack(event, data).await.unwrap();
+    (reply, deliveries, server)
 }
