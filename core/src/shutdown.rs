@@ -6,7 +6,7 @@ use futures_util::future::BoxFuture;
 use socketioxide::{SendError, SocketError};
 use tokio::time::Instant;
 
-use crate::{App, extract::SocketRef};
+use crate::{App, delivery::offer_again_until, extract::SocketRef};
 
 /// The event every connected client receives when the server starts shutting down:
 /// `{"message": String, "reconnectIn": milliseconds}`.
@@ -177,11 +177,6 @@ async fn until_taken(
     deadline: Instant,
     refused_as_full: impl Fn(&SocketRef) -> bool,
 ) -> Vec<SocketRef> {
-    loop {
-        sockets.retain(&refused_as_full);
-        if sockets.is_empty() || Instant::now() >= deadline {
-            return sockets;
-        }
-        tokio::time::sleep_until((Instant::now() + RETRY).min(deadline)).await;
-    }
+    sockets.retain(&refused_as_full);
+    offer_again_until(sockets, deadline, RETRY, refused_as_full).await
 }

@@ -28,9 +28,11 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
+    time::Duration,
 };
 
 use socketioxide::{BroadcastError, SocketError};
+use tokio::time::Instant;
 
 pub(crate) use acks::CountedAcks;
 pub use overflow::{Overflow, RETRY};
@@ -103,6 +105,22 @@ impl Deliveries {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Offers each of the `refused` again every `every`, with `still_refused` (which offers one and
+/// says whether its full buffer refused it again), until every one was taken or `deadline` passed.
+/// Returns the ones still refused.
+pub(crate) async fn offer_again_until<T>(
+    mut refused: Vec<T>,
+    deadline: Instant,
+    every: Duration,
+    mut still_refused: impl FnMut(&T) -> bool,
+) -> Vec<T> {
+    while !refused.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep_until((Instant::now() + every).min(deadline)).await;
+        refused.retain(&mut still_refused);
+    }
+    refused
 }
 
 /// How many messages `error` says full socket buffers refused.

@@ -9,7 +9,7 @@ use socketioxide_core::{
     adapter::{BroadcastOptions, CoreLocalAdapter},
     packet::Packet,
 };
-use tokio::time::{Instant, sleep};
+use tokio::time::Instant;
 
 /// What a broadcast from this node does when a local socket's queue is full, i.e. when
 /// [`max_buffer_size`](crate::AppBuilder::max_buffer_size) messages already wait for its client.
@@ -81,18 +81,12 @@ pub(crate) fn offer(
 pub(crate) async fn offer_until(
     local: &CoreLocalAdapter<Emitter>,
     packet: &Packet,
-    mut full: Vec<Sid>,
+    full: Vec<Sid>,
     bound: Duration,
 ) -> usize {
-    let deadline = Instant::now() + bound;
-    while !full.is_empty() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        sleep(left.min(RETRY)).await;
-        // A socket that closed meanwhile is no longer waited for, nor counted.
-        full = offer(local, packet, full).0;
-    }
-    full.len()
+    // A socket that closed meanwhile is no longer waited for, nor counted.
+    let still_full = |sid: &Sid| !offer(local, packet, [*sid]).0.is_empty();
+    super::offer_again_until(full, Instant::now() + bound, RETRY, still_full)
+        .await
+        .len()
 }
