@@ -1,18 +1,19 @@
 //! The app's overflow policy: under `Overflow::Wait` a broadcast waits, within its bound, for a slow
 //! client to make room instead of dropping; what is never taken is still counted; and across nodes
-//! every client gets the message exactly once.
+//! every client gets the message exactly once. Under `Overflow::Disconnect` the slow consumer's
+//! connection is closed, whichever way its session reached the websocket.
 //!
 //! The single-node tests run on one thread: while a handler emits without awaiting anything, the
 //! socket's writer cannot run, so an 8-message queue is full after 8 messages, every run.
 
 mod common;
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use iostack::{
-    App, BroadcastError,
+    App, AppBuilder, BroadcastError, Hooks, async_trait,
     delivery::Overflow,
-    extract::{AckSender, Data, SocketRef},
+    extract::{AckSender, Data, DisconnectReason, SocketRef},
 };
 use iostack_redis::{RedisAdapter, RedisConfig};
 use iostack_testing::{RawClient, TestClient, TestServer, services::RedisServer};
@@ -24,6 +25,10 @@ const BURST: u64 = 200;
 /// An app whose `burst` handler broadcasts `n` ticks to the other clients and acks how many
 /// were refused.
 async fn burst_app(overflow: Overflow) -> App<()> {
+    burst_builder(overflow).build().await.unwrap()
+}
+
+fn burst_builder(overflow: Overflow) -> AppBuilder<()> {
     App::builder(())
         .max_buffer_size(BUFFER)
         .overflow(overflow)
@@ -39,9 +44,6 @@ async fn burst_app(overflow: Overflow) -> App<()> {
                 let _ = ack.send(&refused);
             },
         )
-        .build()
-        .await
-        .unwrap()
 }
 
 /// The ticks `reader` receives up to the last one of a [`BURST`], in arrival order.
@@ -86,6 +88,72 @@ async fn the_same_burst_drops_and_counts_by_default() {
     let refused = reply[0].as_u64().expect("a count");
     assert_eq!(refused, BURST - BUFFER as u64, "the queue held {BUFFER}");
     assert_eq!(deliveries.dropped(), refused);
+    assert_eq!(deliveries.slow_consumers_disconnected(), 0);
+}
+
+/// Sends each disconnect reason on.
+struct Disconnects(tokio::sync::mpsc::UnboundedSender<DisconnectReason>);
+
+#[async_trait]
+impl Hooks<()> for Disconnects {
+    async fn on_disconnect(&self, _: &SocketRef, reason: DisconnectReason) {
+        let _ = self.0.send(reason);
+    }
+}
+
+/// Under `Overflow::Disconnect`, a burst from a second client finds the queue of the client
+/// `open_stalled` connects full: the burst goes on, what that client refused is counted, and its
+/// connection is closed, once.
+async fn a_burst_disconnects(open_stalled: impl AsyncFnOnce(SocketAddr) -> RawClient) {
+    let (tx, mut disconnects) = tokio::sync::mpsc::unbounded_channel();
+    let app = burst_builder(Overflow::Disconnect)
+        .hooks(Disconnects(tx))
+        .build()
+        .await
+        .unwrap();
+    let deliveries = app.io().deliveries().clone();
+    let server = TestServer::start(app).await.unwrap();
+    let mut stalled = open_stalled(server.addr()).await;
+    let sender = TestClient::connect(&server.url()).await.unwrap();
+
+    let reply = sender.emit_with_ack("burst", json!(BURST)).await.unwrap();
+    let refused = BURST - BUFFER as u64;
+    assert_eq!(reply, json!([refused]), "the queue held {BUFFER}");
+    assert_eq!(deliveries.dropped(), refused);
+    assert_eq!(deliveries.slow_consumers_disconnected(), 1);
+    assert_eq!(deliveries.slow_consumers_disconnected_in_namespace("/"), 1);
+
+    // The client reads what reached it before the close, then the end of its connection.
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut ticks = 0;
+        while stalled.try_next_event().await.is_some() {
+            ticks += 1;
+        }
+        ticks
+    })
+    .await
+    .expect("the server closed the slow consumer's connection");
+    assert!(read <= BUFFER, "{read} ticks");
+    let reason = tokio::time::timeout(Duration::from_secs(10), disconnects.recv()).await;
+    assert_eq!(
+        reason.expect("its socket was disconnected"),
+        Some(DisconnectReason::TransportError)
+    );
+    // The sender, which broadcasts do not reach, is served as before.
+    let reply = sender.emit_with_ack("burst", json!(1)).await.unwrap();
+    assert_eq!(reply, json!([0]));
+    assert_eq!(deliveries.slow_consumers_disconnected(), 1);
+}
+
+#[tokio::test]
+async fn a_slow_consumer_on_a_websocket_is_disconnected() {
+    a_burst_disconnects(async |addr| RawClient::connect(addr, None).await).await;
+}
+
+/// The session opened over polling: its websocket is another connection than the handshake's.
+#[tokio::test]
+async fn a_slow_consumer_upgraded_from_polling_is_disconnected() {
+    a_burst_disconnects(RawClient::connect_upgraded).await;
 }
 
 #[tokio::test]

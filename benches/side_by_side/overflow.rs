@@ -1,9 +1,10 @@
 //! `BENCH_OVERFLOW=1`: the side-by-side run's bursts, served by the app with no layer under each
-//! overflow policy: the default (a full socket's message is dropped and counted) and
-//! `Overflow::Wait` (the broadcast waits for the socket to make room, up to [`WAIT`](crate::servers::WAIT)).
+//! overflow policy: the default (a full socket's message is dropped and counted),
+//! `Overflow::Wait` (the broadcast waits for the socket to make room, up to [`WAIT`](crate::servers::WAIT))
+//! and `Overflow::Disconnect` (the slow consumer's connection is closed).
 //! The 100-message burst, which fits every queue, shows what handing a broadcast to each socket
 //! in turn costs; the overflowing bursts show what the wait delivers. Each burst runs against a
-//! fresh server process, the two apps taking turns; medians of `BENCH_ROUNDS` rounds.
+//! fresh server process, the apps taking turns; medians of `BENCH_ROUNDS` rounds.
 
 use crate::{
     BURST, BURST_CLIENTS, OVERFLOWS,
@@ -12,9 +13,10 @@ use crate::{
     server::Server,
 };
 
-const APPS: [(&str, &str); 2] = [
+const APPS: [(&str, &str); 3] = [
     ("iostack", "drop newest (default)"),
     ("iostack-wait", "wait (`Overflow::Wait`)"),
+    ("iostack-disconnect", "disconnect (`Overflow::Disconnect`)"),
 ];
 
 /// Runs the bursts `rounds` times and prints the table of medians.

@@ -223,6 +223,7 @@ pub(crate) fn serve_if_child() -> bool {
             }
             "iostack" => servers::no_layers().await,
             "iostack-wait" => servers::no_layers_waiting().await,
+            "iostack-disconnect" => servers::no_layers_disconnecting().await,
             name if name.starts_with("layer-") => servers::one_layer(&name["layer-".len()..]).await,
             _ => servers::five_layers().await,
         };

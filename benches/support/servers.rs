@@ -82,6 +82,15 @@ pub(crate) async fn no_layers_waiting() -> App<()> {
         .unwrap()
 }
 
+/// [`no_layers`] that disconnects a slow consumer whose queue is full instead of dropping.
+pub(crate) async fn no_layers_disconnecting() -> App<()> {
+    with_handlers()
+        .overflow(Overflow::Disconnect)
+        .build()
+        .await
+        .unwrap()
+}
+
 /// A rate limit high enough never to refuse: what is measured is the cost of checking.
 pub(crate) fn rate_limit() -> RateLimitLayer {
     RateLimitLayer::per_socket(1_000_000, Duration::from_secs(1))

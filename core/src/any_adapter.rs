@@ -242,10 +242,9 @@ impl CoreAdapter<Emitter> for AnyAdapter {
         packet: Packet,
         opts: BroadcastOptions,
     ) -> Result<(), BroadcastError> {
-        if let Overflow::Wait(bound) = self.deliveries.overflow()
-            && !opts.has_flag(BroadcastFlags::Volatile)
-        {
-            return self.broadcast_waiting(packet, opts, bound).await;
+        let overflow = self.deliveries.overflow();
+        if overflow != Overflow::DropNewest && !opts.has_flag(BroadcastFlags::Volatile) {
+            return self.broadcast_one_by_one(packet, opts, overflow).await;
         }
         let result = self.backend.broadcast(packet, opts).await;
         if let Err(e) = &result {
@@ -348,14 +347,14 @@ impl Drop for OfferedRoom<'_> {
 }
 
 impl AnyAdapter {
-    /// A broadcast under [`Overflow::Wait`]: the local sockets get the message one by one, so that
-    /// the full ones are known and offered it again until `bound`; other nodes get it through
-    /// the backend as usual.
-    async fn broadcast_waiting(
+    /// A broadcast under [`Overflow::Wait`] or [`Overflow::Disconnect`]: the local sockets get the
+    /// message one by one, so that the full ones are known; other nodes get it through the backend
+    /// as usual. The full ones are offered it again until the bound (`Wait`) or disconnected.
+    async fn broadcast_one_by_one(
         &self,
         packet: Packet,
         opts: BroadcastOptions,
-        bound: Duration,
+        overflow: Overflow,
     ) -> Result<(), BroadcastError> {
         let local = self.get_local();
         let (full, mut refused, remote) = if self.memory || opts.is_local(local.server_id()) {
@@ -377,7 +376,14 @@ impl AnyAdapter {
             // Sockets that connected after the offers took the message through the backend.
             self.deliveries.add(local.path(), dropped_in(e));
         }
-        let dropped = offer_until(local, &packet, full, bound).await;
+        let dropped = if let Overflow::Wait(bound) = overflow {
+            offer_until(local, &packet, full, bound).await
+        } else {
+            for sid in &full {
+                self.deliveries.disconnect_slow(local.path(), *sid);
+            }
+            full.len()
+        };
         self.deliveries.add(local.path(), dropped);
         refused.extend(std::iter::repeat_n(
             SocketError::InternalChannelFull,

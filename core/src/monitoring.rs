@@ -190,6 +190,7 @@ impl Monitor {
             "health": self.adapter.health().await,
             "connections": self.connection_stats().await,
             "dropped_messages": self.io.deliveries().dropped(),
+            "slow_consumers_disconnected": self.io.deliveries().slow_consumers_disconnected(),
         });
         for source in &self.sources {
             doc[source.name()] = source.json();
@@ -227,10 +228,24 @@ impl Monitor {
             "counter",
             "Messages refused by full socket buffers, per namespace.",
         );
-        for ns in self.io.socketio().nsps() {
+        let namespaces = self.io.socketio().nsps();
+        for ns in &namespaces {
             let path = ns.ns_path();
             let count = self.io.deliveries().dropped_in_namespace(path);
             dropped.sample(&[("namespace", path)], count);
+        }
+        let mut disconnected = out.family(
+            "iostack_slow_consumers_disconnected_total",
+            "counter",
+            "Sockets disconnected because their buffer was full (Overflow::Disconnect), per namespace.",
+        );
+        for ns in &namespaces {
+            let path = ns.ns_path();
+            let count = self
+                .io
+                .deliveries()
+                .slow_consumers_disconnected_in_namespace(path);
+            disconnected.sample(&[("namespace", path)], count);
         }
         for source in &self.sources {
             source.prometheus(&mut out);

@@ -6,7 +6,10 @@
 use std::net::{IpAddr, SocketAddr};
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpSocket, TcpStream},
+};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
 
 /// A connected raw client; it answers Engine.IO pings itself. Panics on protocol errors: test use only.
@@ -18,6 +21,29 @@ impl std::fmt::Debug for RawClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RawClient").finish_non_exhaustive()
     }
+}
+
+/// One Engine.IO long-polling request (`query` appended to the transport's), on a connection of its
+/// own; returns the response body.
+async fn polling_request(addr: SocketAddr, method: &str, query: &str, body: &str) -> String {
+    let mut tcp = TcpStream::connect(addr).await.expect("tcp connect");
+    let request = format!(
+        "{method} /socket.io/?EIO=4&transport=polling{query} HTTP/1.1\r\nHost: {addr}\r\n\
+         Connection: close\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    tcp.write_all(request.as_bytes()).await.expect("send");
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).await.expect("response");
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP response: {response}"));
+    assert!(head.starts_with("HTTP/1.1 200"), "{method} failed: {head}");
+    assert!(
+        !head.to_ascii_lowercase().contains("chunked"),
+        "chunked body: {head}"
+    );
+    body.to_owned()
 }
 
 impl RawClient {
@@ -58,6 +84,37 @@ impl RawClient {
             "expected the open packet, got {open}"
         );
         client.send(format!("40{}", auth.unwrap_or(""))).await;
+        let connected = client.next_packet().await;
+        assert!(
+            connected.starts_with("40"),
+            "expected CONNECT, got {connected}"
+        );
+        client
+    }
+
+    /// Opens the session over HTTP long-polling and connects to namespace `/` there, then upgrades
+    /// the session to a websocket on a second connection, as the official clients do by default.
+    pub async fn connect_upgraded(addr: SocketAddr) -> Self {
+        let open = polling_request(addr, "GET", "", "").await;
+        let open: serde_json::Value = serde_json::from_str(
+            open.strip_prefix('0')
+                .unwrap_or_else(|| panic!("expected the open packet, got {open}")),
+        )
+        .expect("open packet JSON");
+        let sid = open["sid"].as_str().expect("a session id");
+        let session = format!("&sid={sid}");
+        assert_eq!(polling_request(addr, "POST", &session, "40").await, "ok");
+
+        let tcp = TcpStream::connect(addr).await.expect("tcp connect");
+        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket{session}");
+        let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp))
+            .await
+            .expect("websocket upgrade");
+        let mut client = Self { ws };
+        client.send("2probe".into()).await;
+        assert_eq!(client.next_packet().await, "3probe");
+        client.send("5".into()).await;
+        // The CONNECT reply, queued while no poll was waiting, comes over the websocket.
         let connected = client.next_packet().await;
         assert!(
             connected.starts_with("40"),

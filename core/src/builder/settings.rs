@@ -69,8 +69,8 @@ where
     }
 
     /// What a broadcast does when a socket's queue is full: drop the message for that socket
-    /// and count it (the default), or wait a bounded time for its client to make room. See
-    /// [`Overflow`].
+    /// and count it (the default), wait a bounded time for its client to make room, or drop it
+    /// and disconnect the slow consumer. See [`Overflow`].
     pub fn overflow(mut self, policy: Overflow) -> Self {
         self.overflow = policy;
         self

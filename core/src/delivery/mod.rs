@@ -10,7 +10,9 @@
 //! was never taken. Monitoring reports the counts as `iostack_dropped_messages_total`.
 //!
 //! What a broadcast does with a full socket is the app's [`Overflow`] policy: drop the message
-//! (the default), or wait a bounded time for the client to make room.
+//! (the default), wait a bounded time for the client to make room, or drop it and disconnect the
+//! slow consumer (counted as [`Deliveries::slow_consumers_disconnected`], reported as
+//! `iostack_slow_consumers_disconnected_total`).
 //!
 //! An acknowledged broadcast (`emit_with_ack` on operators) learns which sockets refused it from its
 //! acknowledgement stream, on every node: the emitting node counts the refusals it reads there
@@ -31,26 +33,61 @@ use std::{
     time::Duration,
 };
 
-use socketioxide::{BroadcastError, SocketError};
+use socketioxide::{BroadcastError, SocketError, socket::Sid};
 use tokio::time::Instant;
+
+use crate::serve::SessionConnections;
 
 pub(crate) use acks::CountedAcks;
 pub use overflow::{Overflow, RETRY};
 pub(crate) use overflow::{offer, offer_until};
 
-/// The dropped-message counts of one app, in total and per namespace, and its [`Overflow`]
-/// policy. Cheap to clone; every clone counts into the same numbers.
+/// The dropped-message counts of one app, in total and per namespace, the slow consumers it
+/// disconnected, and its [`Overflow`] policy. Cheap to clone; every clone counts into the same
+/// numbers.
 #[derive(Debug, Clone, Default)]
 pub struct Deliveries {
     inner: Arc<Counts>,
     overflow: Overflow,
+    /// The websocket connection of each session, kept under [`Overflow::Disconnect`] only.
+    sessions: Option<SessionConnections>,
 }
 
 #[derive(Debug, Default)]
 struct Counts {
+    dropped: Tally,
+    disconnected: Tally,
+}
+
+/// One count, in total and per namespace path.
+#[derive(Debug, Default)]
+struct Tally {
     total: AtomicU64,
     /// Keyed by namespace path: only declared namespaces emit, so the map stays small.
     by_namespace: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Tally {
+    /// Adds `n` in namespace `ns`; returns the new total.
+    fn add(&self, ns: &str, n: u64) -> u64 {
+        *self.by_namespace().entry(ns.to_owned()).or_default() += n;
+        self.total.fetch_add(n, Ordering::Relaxed) + n
+    }
+
+    fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    fn in_namespace(&self, ns: &str) -> u64 {
+        self.by_namespace().get(ns).copied().unwrap_or(0)
+    }
+
+    fn by_namespace(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, u64>> {
+        // A panic while counting leaves the map consistent: keep counting.
+        self.by_namespace
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 impl Deliveries {
@@ -58,6 +95,7 @@ impl Deliveries {
         Self {
             inner: Arc::default(),
             overflow,
+            sessions: (overflow == Overflow::Disconnect).then(SessionConnections::default),
         }
     }
 
@@ -68,20 +106,34 @@ impl Deliveries {
 
     /// Messages refused by full socket buffers since the app was built.
     pub fn dropped(&self) -> u64 {
-        self.inner.total.load(Ordering::Relaxed)
+        self.inner.dropped.total()
     }
 
     /// Messages refused in namespace `ns` since the app was built.
     pub fn dropped_in_namespace(&self, ns: &str) -> u64 {
-        self.by_namespace().get(ns).copied().unwrap_or(0)
+        self.inner.dropped.in_namespace(ns)
     }
 
     /// The same count per namespace path, in path order.
     pub fn dropped_by_namespace(&self) -> Vec<(String, u64)> {
-        self.by_namespace()
+        self.inner
+            .dropped
+            .by_namespace()
             .iter()
             .map(|(ns, n)| (ns.clone(), *n))
             .collect()
+    }
+
+    /// Sockets whose connection was closed because their queue was full, under
+    /// [`Overflow::Disconnect`], since the app was built.
+    pub fn slow_consumers_disconnected(&self) -> u64 {
+        self.inner.disconnected.total()
+    }
+
+    /// The same count for namespace `ns` (the namespace of the broadcast that found the socket
+    /// full).
+    pub fn slow_consumers_disconnected_in_namespace(&self, ns: &str) -> u64 {
+        self.inner.disconnected.in_namespace(ns)
     }
 
     /// Counts `dropped` messages refused in namespace `ns`.
@@ -89,21 +141,28 @@ impl Deliveries {
         if dropped == 0 {
             return;
         }
-        let total = self
-            .inner
-            .total
-            .fetch_add(dropped as u64, Ordering::Relaxed)
-            + dropped as u64;
-        *self.by_namespace().entry(ns.to_owned()).or_default() += dropped as u64;
+        let total = self.inner.dropped.add(ns, dropped as u64);
         tracing::warn!(ns, dropped, total, "messages dropped: socket buffers full");
     }
 
-    fn by_namespace(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, u64>> {
-        // A panic while counting leaves the map consistent: keep counting.
-        self.inner
-            .by_namespace
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Where the websocket connection of each session is recorded, under
+    /// [`Overflow::Disconnect`].
+    pub(crate) fn sessions(&self) -> Option<&SessionConnections> {
+        self.sessions.as_ref()
+    }
+
+    /// Closes the connection of socket `sid` of namespace `ns`, whose full queue refused a
+    /// message, and counts it; a socket whose connection is unknown (polling) or closing already
+    /// is left as it is.
+    pub(crate) fn disconnect_slow(&self, ns: &str, sid: Sid) {
+        if self.sessions.as_ref().is_some_and(|s| s.close(sid)) {
+            let total = self.inner.disconnected.add(ns, 1);
+            tracing::warn!(
+                ns,
+                total,
+                "disconnecting a slow consumer: its queue of messages is full"
+            );
+        }
     }
 }
 

@@ -49,6 +49,23 @@ pub enum Overflow {
     /// later broadcast before this one: one task's broadcasts keep their order. Volatile and
     /// acknowledged broadcasts are never waited for.
     Wait(Duration),
+    /// The message is dropped and counted, and the slow consumer is disconnected: the server
+    /// closes its websocket connection at once, as it closes one at the send timeout (socket.io's
+    /// own disconnect would have to queue a packet behind the full queue). Its sockets in every
+    /// namespace end with [`TransportError`](socketioxide::socket::DisconnectReason), the
+    /// disconnect hooks run, and the official clients reconnect and start afresh. Each one is
+    /// counted in [`Deliveries::slow_consumers_disconnected`](super::Deliveries) and monitoring
+    /// (`iostack_slow_consumers_disconnected_total`), and logged as a warning saying why.
+    ///
+    /// Broadcasts then hand the message to each local socket in turn, as under [`Overflow::Wait`]
+    /// (about 0.8× the default's broadcast throughput), so that a refusal names its socket.
+    /// Volatile and acknowledged broadcasts never disconnect.
+    ///
+    /// It applies to websocket connections served by [`App::serve`](crate::App::serve) or
+    /// [`serve_with_shutdown`](crate::App::serve_with_shutdown), which know each session's
+    /// connection. A polling client's message is dropped and counted only: one that stops
+    /// polling misses its heartbeats and is closed at the ping timeout.
+    Disconnect,
 }
 
 /// How often a waiting broadcast offers its message again to a full socket.

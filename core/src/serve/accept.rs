@@ -3,6 +3,7 @@
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::extract::ConnectInfo;
+use futures_util::FutureExt;
 use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::{
@@ -12,7 +13,12 @@ use tokio::{
 use tower::ServiceExt;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
-use super::{ServerLimits, held::Held, open::OpenConnections};
+use super::{
+    ServerLimits,
+    held::Held,
+    open::OpenConnections,
+    sessions::{ConnOf, SessionConnections},
+};
 
 /// How long open connections get to finish their requests once accepting stopped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -21,12 +27,14 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 const FLUSH_GRACE: Duration = Duration::from_secs(5);
 
 /// Accepts connections until `stop` turns true, then lets those speaking HTTP finish (bounded),
-/// closes every connection still open and returns.
+/// closes every connection still open and returns. With `sessions`, records which connection
+/// carries each websocket session.
 pub(super) async fn run(
     listener: TcpListener,
     router: axum::Router,
     limits: ServerLimits,
     open: OpenConnections,
+    sessions: Option<SessionConnections>,
     mut stop: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let router = router.layer(RequestBodyTimeoutLayer::new(limits.body_timeout));
@@ -63,6 +71,7 @@ pub(super) async fn run(
             peer,
             router.clone(),
             limits.clone(),
+            sessions.clone(),
             stop.clone(),
             Held::new(tcp, &open, slot, limits.send_timeout),
             turn,
@@ -91,6 +100,7 @@ async fn serve_connection(
     peer: SocketAddr,
     router: axum::Router,
     limits: ServerLimits,
+    sessions: Option<SessionConnections>,
     mut stop: watch::Receiver<bool>,
     tcp: Held,
     _turn: OwnedSemaphorePermit,
@@ -100,9 +110,26 @@ async fn serve_connection(
     {
         tracing::debug!("cannot set TCP_NODELAY: {e}");
     }
+    let sessions = sessions.map(|sessions| (sessions, tcp.conn().clone()));
     let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
-        router.clone().oneshot(req)
+        let Some((sessions, conn)) = &sessions else {
+            return router.clone().oneshot(req).left_future();
+        };
+        req.extensions_mut().insert(ConnOf::new(conn));
+        let upgrading = upgrading_session(req.uri());
+        let (sessions, conn) = (sessions.clone(), conn.clone());
+        router
+            .clone()
+            .oneshot(req)
+            .inspect(move |response| {
+                if let (Some(sid), Ok(response)) = (upgrading, response)
+                    && response.status() == http::StatusCode::SWITCHING_PROTOCOLS
+                {
+                    sessions.upgraded(sid, &conn);
+                }
+            })
+            .right_future()
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
@@ -122,7 +149,44 @@ async fn serve_connection(
     }
 }
 
+/// The session a websocket upgrade request names (`transport=websocket&sid=..`), if any.
+fn upgrading_session(uri: &http::Uri) -> Option<socketioxide::socket::Sid> {
+    let query = uri.query()?;
+    let mut pairs = query.split('&');
+    pairs.clone().find(|pair| *pair == "transport=websocket")?;
+    pairs.find_map(|pair| pair.strip_prefix("sid=")?.parse().ok())
+}
+
 /// Resolves once accepting stopped (or the server was dropped).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_websocket_requests_of_a_session_name_one() {
+        let sid = socketioxide::socket::Sid::new();
+        let upgrade = |query: &str| upgrading_session(&query.parse().unwrap());
+        assert_eq!(
+            upgrade(&format!("/socket.io/?EIO=4&transport=websocket&sid={sid}")),
+            Some(sid)
+        );
+        assert_eq!(
+            upgrade(&format!("/socket.io/?sid={sid}&transport=websocket")),
+            Some(sid)
+        );
+        assert_eq!(
+            upgrade(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}")),
+            None
+        );
+        assert_eq!(upgrade("/socket.io/?EIO=4&transport=websocket"), None);
+        assert_eq!(
+            upgrade("/socket.io/?EIO=4&transport=websocket&sid=not-a-sid"),
+            None
+        );
+        assert_eq!(upgrade("/socket.io/"), None);
+    }
 }

@@ -58,6 +58,11 @@ impl Held {
         }
     }
 
+    /// What the connection shares with the server's [`OpenConnections`].
+    pub(super) fn conn(&self) -> &Arc<Conn> {
+        &self.conn
+    }
+
     /// See [`TcpStream::set_nodelay`].
     pub(super) fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.tcp.set_nodelay(nodelay)

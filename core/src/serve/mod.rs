@@ -6,6 +6,7 @@ mod head;
 mod held;
 mod limits;
 mod open;
+mod sessions;
 
 use std::{future::Future, io, net::SocketAddr};
 
@@ -16,6 +17,7 @@ use crate::App;
 
 pub(crate) use head::detach_head;
 pub use limits::ServerLimits;
+pub(crate) use sessions::{ConnOf, SessionConnections};
 
 /// Listen backlog: the default (128) overflows under connect bursts and stalls handshakes.
 pub const DEFAULT_BACKLOG: u32 = 1024;
@@ -147,6 +149,7 @@ where
             self.router(),
             self.limits.clone(),
             open.clone(),
+            self.io().deliveries().sessions().cloned(),
             stop_rx,
         );
         let mut server = tokio::spawn(accept);

@@ -80,9 +80,17 @@ impl Conn {
         self.reader.register(reader);
     }
 
-    fn ask(&self, how: Asked) {
-        self.asked.fetch_max(how as u8, Ordering::AcqRel);
+    /// Asks the connection to close both ways (see [`Asked::Both`]). Returns false if it was
+    /// asked already.
+    pub(super) fn close_both(&self) -> bool {
+        self.ask(Asked::Both) < Asked::Both as u8
+    }
+
+    /// Raises what the connection is asked to `how`; returns what was asked before.
+    fn ask(&self, how: Asked) -> u8 {
+        let before = self.asked.fetch_max(how as u8, Ordering::AcqRel);
         self.reader.wake();
+        before
     }
 }
 
@@ -125,7 +133,7 @@ impl OpenConnections {
     pub(super) async fn close_stalled(self) {
         for (conn, writes) in watch(self.conns()).await {
             if writes == Writes::Stalled {
-                conn.ask(Asked::Both);
+                conn.close_both();
             }
         }
     }
@@ -143,12 +151,16 @@ impl OpenConnections {
             let mut flowing = Vec::new();
             for (conn, writes) in watch(open).await {
                 match writes {
-                    Writes::Idle => conn.ask(Asked::Write),
+                    Writes::Idle => {
+                        conn.ask(Asked::Write);
+                    }
                     Writes::Flowing if !last => {
                         flowing.push(Arc::downgrade(&conn));
                         continue;
                     }
-                    Writes::Stalled | Writes::Flowing => conn.ask(Asked::Both),
+                    Writes::Stalled | Writes::Flowing => {
+                        conn.close_both();
+                    }
                 }
                 closed += 1;
             }

@@ -29,6 +29,7 @@ use crate::{
     gate::Gates,
     hooks::HookList,
     rooms::{role_room, user_room},
+    serve::ConnOf,
 };
 use dispatch::Dispatch;
 use queue::Queue;
@@ -224,6 +225,12 @@ where
         }
         if !rooms.is_empty() {
             socket.join(rooms);
+        }
+        if let Some(sessions) = self.cx.io.deliveries().sessions()
+            && socket.transport_type() == socketioxide::TransportType::Websocket
+            && let Some(conn) = socket.req_parts().extensions.get::<ConnOf>()
+        {
+            sessions.opened(socket.id, conn);
         }
 
         let worker = Worker {
