@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::Path, process::Stdio, time::Duration};
 
 use iostack::{
     App, AppBuilder, BroadcastError, Hooks, async_trait,
@@ -17,7 +17,11 @@ use iostack::{
 };
 use iostack_redis::{RedisAdapter, RedisConfig};
 use iostack_testing::{RawClient, TestClient, TestServer, services::RedisServer};
-use serde_json::json;
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader, Lines},
+    process::{ChildStdout, Command},
+};
 
 const BUFFER: usize = 8;
 const BURST: u64 = 200;
@@ -154,6 +158,77 @@ async fn a_slow_consumer_on_a_websocket_is_disconnected() {
 #[tokio::test]
 async fn a_slow_consumer_upgraded_from_polling_is_disconnected() {
     a_burst_disconnects(RawClient::connect_upgraded).await;
+}
+
+/// The official socket.io-client (`tests/node-cluster/reporting-client.mjs`) and the JSON lines
+/// it reports.
+struct OfficialClient {
+    _node: tokio::process::Child,
+    reports: Lines<BufReader<ChildStdout>>,
+}
+
+impl OfficialClient {
+    fn connect(url: &str) -> Self {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node-cluster");
+        assert!(
+            dir.join("node_modules/socket.io-client").exists(),
+            "socket.io-client is missing: run `npm ci` in {} (scripts/test.sh does)",
+            dir.display()
+        );
+        let mut node = Command::new("node")
+            .arg(dir.join("reporting-client.mjs"))
+            .arg(url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("cannot start `node`: install Node.js 18+ (apt-get install nodejs npm)");
+        let stdout = node.stdout.take().expect("piped");
+        Self {
+            _node: node,
+            reports: BufReader::new(stdout).lines(),
+        }
+    }
+
+    async fn next_report(&mut self) -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(30), self.reports.next_line())
+            .await
+            .expect("the official client reports within 30 s")
+            .expect("its output")
+            .expect("the official client runs");
+        serde_json::from_str(&line).expect("a JSON line")
+    }
+
+    /// The id of the next connection, once on a websocket.
+    async fn connected(&mut self) -> String {
+        let report = self.next_report().await;
+        report["connected"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected a connection, got {report}"))
+            .to_owned()
+    }
+}
+
+/// What the README promises of `Overflow::Disconnect`: the official client, upgraded from polling
+/// as by default, is disconnected by a burst it cannot take, and reconnects in a new session.
+#[tokio::test]
+async fn the_official_client_reconnects_after_being_disconnected_as_a_slow_consumer() {
+    let app = burst_app(Overflow::Disconnect).await;
+    let deliveries = app.io().deliveries().clone();
+    let server = TestServer::start(app).await.unwrap();
+    let mut official = OfficialClient::connect(&server.url());
+    let first = official.connected().await;
+    let sender = TestClient::connect(&server.url()).await.unwrap();
+
+    let reply = sender.emit_with_ack("burst", json!(BURST)).await.unwrap();
+    assert_eq!(reply, json!([BURST - BUFFER as u64]));
+    assert_eq!(deliveries.slow_consumers_disconnected(), 1);
+    assert_eq!(
+        official.next_report().await,
+        json!({ "disconnected": "transport close" })
+    );
+    let second = official.connected().await;
+    assert_ne!(first, second, "a new session");
 }
 
 #[tokio::test]
