@@ -57,6 +57,10 @@ pub enum Overflow {
     /// counted in [`Deliveries::slow_consumers_disconnected`](super::Deliveries) and monitoring
     /// (`iostack_slow_consumers_disconnected_total`), and logged as a warning saying why.
     ///
+    /// What was already queued for that client when its connection closed is lost with the
+    /// connection (up to `max_buffer_size` messages, not counted: socketioxide does not tell how
+    /// many wait), so a client should fetch the state it missed when it reconnects.
+    ///
     /// Broadcasts then hand the message to each local socket in turn, as under [`Overflow::Wait`]
     /// (about 0.8× the default's broadcast throughput), so that a refusal names its socket.
     /// Volatile and acknowledged broadcasts never disconnect.
