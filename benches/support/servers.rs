@@ -104,7 +104,7 @@ fn jwt_auth() -> AuthLayer<JwtVerifier> {
     AuthLayer::new(JwtVerifier::hs256(SECRET))
 }
 
-fn event_stats() -> EventStatsLayer {
+pub(crate) fn event_stats() -> EventStatsLayer {
     EventStatsLayer::new(EventStats::new())
 }
 

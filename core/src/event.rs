@@ -19,6 +19,10 @@ pub const ERROR_EVENT: &str = "error";
 /// Event layers are `tower` services over this type. The arguments stay in the parser's
 /// representation until a handler (or a layer, through [`data`](Self::data)) decodes them, so a
 /// layer that only looks at the name or the socket costs no deserialization.
+///
+/// A clone is the same event of the same socket, with its own copy of the arguments: a layer may
+/// keep one (to mirror events elsewhere, say) and hand the original on.
+#[derive(Clone)]
 pub struct EventRequest {
     pub(crate) socket: Arc<Socket<AnyAdapter>>,
     pub(crate) event: String,
