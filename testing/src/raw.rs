@@ -84,12 +84,17 @@ impl RawClient {
             "expected the open packet, got {open}"
         );
         client.send(format!("40{}", auth.unwrap_or(""))).await;
-        let connected = client.next_packet().await;
+        client.connected().await
+    }
+
+    /// Reads the server's CONNECT answer, which must be next.
+    async fn connected(mut self) -> Self {
+        let connected = self.next_packet().await;
         assert!(
             connected.starts_with("40"),
             "expected CONNECT, got {connected}"
         );
-        client
+        self
     }
 
     /// Opens the session over HTTP long-polling and connects to namespace `/` there, then upgrades
@@ -114,13 +119,8 @@ impl RawClient {
         client.send("2probe".into()).await;
         assert_eq!(client.next_packet().await, "3probe");
         client.send("5".into()).await;
-        // The CONNECT reply, queued while no poll was waiting, comes over the websocket.
-        let connected = client.next_packet().await;
-        assert!(
-            connected.starts_with("40"),
-            "expected CONNECT, got {connected}"
-        );
-        client
+        // The CONNECT answer, queued while no poll was waiting, comes over the websocket.
+        client.connected().await
     }
 
     /// Makes dropping this client close its connection with a TCP reset: its port is free again at

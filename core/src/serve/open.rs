@@ -83,14 +83,14 @@ impl Conn {
     /// Asks the connection to close both ways (see [`Asked::Both`]). Returns false if it was
     /// asked already.
     pub(super) fn close_both(&self) -> bool {
-        self.ask(Asked::Both) < Asked::Both as u8
+        self.ask(Asked::Both)
     }
 
-    /// Raises what the connection is asked to `how`; returns what was asked before.
-    fn ask(&self, how: Asked) -> u8 {
+    /// Raises what the connection is asked to `how`; returns whether it was asked less before.
+    fn ask(&self, how: Asked) -> bool {
         let before = self.asked.fetch_max(how as u8, Ordering::AcqRel);
         self.reader.wake();
-        before
+        before < how as u8
     }
 }
 
