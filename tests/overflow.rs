@@ -116,6 +116,7 @@ async fn a_burst_disconnects(open_stalled: impl AsyncFnOnce(SocketAddr) -> RawCl
         .await
         .unwrap();
     let deliveries = app.io().deliveries().clone();
+    let monitor = app.monitor();
     let server = TestServer::start(app).await.unwrap();
     let mut stalled = open_stalled(server.addr()).await;
     let sender = TestClient::connect(&server.url()).await.unwrap();
@@ -126,6 +127,14 @@ async fn a_burst_disconnects(open_stalled: impl AsyncFnOnce(SocketAddr) -> RawCl
     assert_eq!(deliveries.dropped(), refused);
     assert_eq!(deliveries.slow_consumers_disconnected(), 1);
     assert_eq!(deliveries.slow_consumers_disconnected_in_namespace("/"), 1);
+    let metrics = monitor.prometheus().await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "iostack_slow_consumers_disconnected_total{namespace=\"/\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(monitor.json().await["slow_consumers_disconnected"], 1);
 
     // The client reads what reached it before the close, then the end of its connection.
     let read = tokio::time::timeout(Duration::from_secs(10), async {

@@ -45,6 +45,7 @@ describe("monitoring page", () => {
     await page.waitForFunction(() => document.getElementById("rooms").innerText.includes("lobby"), { timeout: WAIT_MS });
     await page.waitForFunction(() => document.getElementById("events").innerText.includes("join"), { timeout: WAIT_MS });
     assert.equal(await page.$eval("#dropped", (e) => e.textContent), "0");
+    assert.equal(await page.$eval("#slow-consumers", (e) => e.textContent), "0");
     await screenshot(page, "monitor");
     clients.pop().disconnect();
     await connections(1);

@@ -41,6 +41,7 @@
     $("connections").textContent = connections.count;
     $("cluster-connections").textContent = connections.cluster_count ?? "?";
     $("dropped").textContent = doc.dropped_messages;
+    $("slow-consumers").textContent = doc.slow_consumers_disconnected;
     $("adapter").textContent = doc.adapter;
     const events = doc.events || {};
     $("event-rate").textContent = events.rate_per_second_10s !== undefined ? Number(events.rate_per_second_10s).toFixed(2) : "–";
