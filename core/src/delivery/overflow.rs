@@ -67,8 +67,9 @@ pub enum Overflow {
     ///
     /// It applies to websocket connections served by [`App::serve`](crate::App::serve) or
     /// [`serve_with_shutdown`](crate::App::serve_with_shutdown), which then record each session's
-    /// connection (about 0.2 KiB per idle connection; the other policies record nothing). A polling client's message is dropped and counted only: one that stops
-    /// polling misses its heartbeats and is closed at the ping timeout.
+    /// connection (about 0.2 KiB per idle connection; the other policies record nothing). A
+    /// polling client's message is dropped and counted only: one that stops polling misses its
+    /// heartbeats and is closed at the ping timeout.
     Disconnect,
 }
 
